@@ -1,0 +1,151 @@
+/**
+ * One DuckDB file shared by every pipectl process on the machine. DuckDB lets only one process
+ * hold a file at a time, so the file is opened late and closed as soon as no operation needs
+ * it; a process that finds it held retries with backoff until its deadline. Within a process,
+ * statements go through one connection, one at a time.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+import { Unavailable } from '../../errors.js';
+
+const SETUP = [
+  `SET TimeZone = 'UTC'`,
+  `CREATE TYPE IF NOT EXISTS FLOAT64 AS DOUBLE`,
+  `CREATE OR REPLACE MACRO IS_NAN(x) AS isnan(x)`,
+  `CREATE OR REPLACE MACRO SAFE_DIVIDE(a, b) AS CASE WHEN b = 0 THEN NULL ELSE a / b END`,
+  `CREATE SCHEMA IF NOT EXISTS _pipectl`,
+  `CREATE SEQUENCE IF NOT EXISTS _pipectl.version_seq`,
+  `CREATE TABLE IF NOT EXISTS _pipectl.documents (
+     path VARCHAR PRIMARY KEY,
+     collection VARCHAR NOT NULL,
+     id VARCHAR NOT NULL,
+     data VARCHAR NOT NULL,
+     version BIGINT NOT NULL,
+     update_time TIMESTAMP NOT NULL)`,
+  `CREATE SEQUENCE IF NOT EXISTS _pipectl.message_seq`,
+  `CREATE TABLE IF NOT EXISTS _pipectl.messages (
+     seq BIGINT PRIMARY KEY,
+     message_id VARCHAR NOT NULL,
+     topic VARCHAR NOT NULL,
+     data VARCHAR NOT NULL,
+     attributes VARCHAR NOT NULL,
+     published_at TIMESTAMP NOT NULL,
+     consumed_at TIMESTAMP,
+     consumed_by VARCHAR)`,
+];
+
+export interface LocalDatabaseOptions {
+  /** How long to wait for another process to release the file. */
+  lockTimeoutMs?: number;
+}
+
+export class LocalDatabase {
+  private instance: DuckDBInstance | undefined;
+  private connection: DuckDBConnection | undefined;
+  private opening: Promise<DuckDBConnection> | undefined;
+  private users = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
+  private readonly lockTimeoutMs: number;
+
+  constructor(
+    readonly path: string,
+    options: LocalDatabaseOptions = {},
+  ) {
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Runs `fn` with exclusive use of the connection. The file stays open while any caller is
+   * inside `use` or `hold`, and is closed right after the last one leaves.
+   */
+  async use<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.hold(() => this.serial(fn));
+  }
+
+  /** Keeps the file open across many statements (a bulk load, a whole drill step). */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    this.users += 1;
+    try {
+      await this.connect();
+      return await fn();
+    } finally {
+      this.users -= 1;
+      if (this.users === 0) setImmediate(() => this.closeIfIdle());
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.queue.catch(() => undefined);
+    this.release();
+  }
+
+  private serial<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => fn(this.connection!));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async connect(): Promise<DuckDBConnection> {
+    if (this.connection) return this.connection;
+    this.opening ??= this.openWithRetry().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async openWithRetry(): Promise<DuckDBConnection> {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    mkdirSync(dirname(this.path), { recursive: true });
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const instance = await DuckDBInstance.create(this.path);
+        const connection = await instance.connect();
+        for (const statement of SETUP) await connection.run(statement);
+        this.instance = instance;
+        this.connection = connection;
+        this.closing = false;
+        return connection;
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!/Could not set lock|Conflicting lock/i.test(message)) {
+          throw new Unavailable(`Cannot open the sandbox file ${this.path}: ${message}`, {
+            cause: error,
+          });
+        }
+        if (Date.now() >= deadline) {
+          const holder = /PID (\d+)/.exec(message)?.[1];
+          throw new Unavailable(
+            `The sandbox file ${this.path} is held by another process` +
+              `${holder ? ` (PID ${holder})` : ''} for more than ${this.lockTimeoutMs / 1000}s`,
+            { hint: 'Wait for the other pipectl command to finish, or stop it, then retry.' },
+          );
+        }
+        const backoff = Math.min(250, 5 * 2 ** Math.min(attempt, 6));
+        await sleep(backoff / 2 + Math.random() * backoff);
+      }
+    }
+  }
+
+  private closeIfIdle(): void {
+    if (this.users === 0 && !this.opening) this.release();
+  }
+
+  private release(): void {
+    const { connection, instance } = this;
+    this.connection = undefined;
+    this.instance = undefined;
+    connection?.closeSync();
+    instance?.closeSync();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,286 @@
+/**
+ * Documents in the embedded file. Each document carries a version drawn from one sequence;
+ * a transaction remembers the versions it read and commits only if none changed (optimistic
+ * compare-and-set), otherwise it runs again with fresh reads. Versions are never reused, so a
+ * document deleted and recreated between a read and a commit is still seen as changed.
+ */
+
+import { TIMESTAMP, timestampValue, type DuckDBConnection } from '@duckdb/node-api';
+
+import { OperationFailed, PreconditionFailed } from '../../errors.js';
+import {
+  DeleteField,
+  ServerTimestamp,
+  type DocData,
+  type DocSnapshot,
+  type DocTransaction,
+  type Documents,
+  type SetOptions,
+  type TransactionOptions,
+} from '../ports.js';
+import { LocalDatabase, sleep } from './database.js';
+import { splitDocPath, splitCollectionPath } from '../paths.js';
+
+type Write =
+  | { kind: 'create'; path: string; data: DocData }
+  | { kind: 'set'; path: string; data: DocData; merge: boolean }
+  | { kind: 'update'; path: string; data: DocData }
+  | { kind: 'delete'; path: string };
+
+interface Stored {
+  data: DocData;
+  version: number;
+  updateTime: Date;
+}
+
+class Conflict extends Error {}
+
+export class LocalDocuments implements Documents {
+  constructor(private readonly db: LocalDatabase) {}
+
+  async get(path: string): Promise<DocSnapshot> {
+    splitDocPath(path);
+    const stored = await this.db.use((c) => readStored(c, path));
+    return snapshot(path, stored);
+  }
+
+  create(path: string, data: DocData): Promise<void> {
+    return this.commit(new Map(), [{ kind: 'create', path, data }]);
+  }
+
+  set(path: string, data: DocData, options: SetOptions = {}): Promise<void> {
+    return this.commit(new Map(), [{ kind: 'set', path, data, merge: options.merge ?? false }]);
+  }
+
+  update(path: string, data: DocData): Promise<void> {
+    return this.commit(new Map(), [{ kind: 'update', path, data }]);
+  }
+
+  delete(path: string): Promise<void> {
+    return this.commit(new Map(), [{ kind: 'delete', path }]);
+  }
+
+  async list(collectionPath: string, options: { limit?: number } = {}): Promise<DocSnapshot[]> {
+    splitCollectionPath(collectionPath);
+    const limit = options.limit ?? 10_000;
+    const rows = await this.db.use(async (c) => {
+      const reader = await c.runAndReadAll(
+        `SELECT path, data, version, update_time FROM _pipectl.documents
+         WHERE collection = $collection ORDER BY id LIMIT $limit`,
+        { collection: collectionPath, limit },
+      );
+      return reader.getRowObjectsJS();
+    });
+    return rows.map((row) =>
+      snapshot(String(row.path), {
+        data: decode(String(row.data)),
+        version: Number(row.version),
+        updateTime: row.update_time as Date,
+      }),
+    );
+  }
+
+  async transaction<T>(
+    fn: (tx: DocTransaction) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const maxAttempts = options.maxAttempts ?? 200;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const tx = new LocalTransaction(this.db);
+      const result = await fn(tx);
+      try {
+        await this.commit(tx.reads, tx.writes);
+        return result;
+      } catch (error) {
+        if (!(error instanceof Conflict)) throw error;
+        // Back off with jitter so that writers racing on one document spread out.
+        await sleep(Math.random() * Math.min(50, 2 * attempt));
+      }
+    }
+    throw new OperationFailed(`A transaction gave up after ${maxAttempts} conflicting attempts`, {
+      hint: 'Another writer keeps changing the same document; retry when it is quieter.',
+    });
+  }
+
+  async serverTime(): Promise<Date> {
+    return new Date();
+  }
+
+  /** Checks every read version and applies every write atomically, or throws Conflict. */
+  private commit(reads: Map<string, number>, writes: Write[]): Promise<void> {
+    return this.db.use(async (c) => {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        for (const [path, version] of reads) {
+          const current = await readStored(c, path);
+          if ((current?.version ?? 0) !== version) throw new Conflict(path);
+        }
+        const now = new Date();
+        for (const write of writes) await applyWrite(c, write, now);
+        await c.run('COMMIT');
+      } catch (error) {
+        await c.run('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+}
+
+class LocalTransaction implements DocTransaction {
+  readonly reads = new Map<string, number>();
+  readonly writes: Write[] = [];
+
+  constructor(private readonly db: LocalDatabase) {}
+
+  async get(path: string): Promise<DocSnapshot> {
+    if (this.writes.length > 0) throw new TypeError('A transaction must read before it writes');
+    splitDocPath(path);
+    const stored = await this.db.use((c) => readStored(c, path));
+    this.reads.set(path, stored?.version ?? 0);
+    return snapshot(path, stored);
+  }
+
+  create(path: string, data: DocData): void {
+    this.writes.push({ kind: 'create', path, data });
+  }
+
+  set(path: string, data: DocData, options: SetOptions = {}): void {
+    this.writes.push({ kind: 'set', path, data, merge: options.merge ?? false });
+  }
+
+  update(path: string, data: DocData): void {
+    this.writes.push({ kind: 'update', path, data });
+  }
+
+  delete(path: string): void {
+    this.writes.push({ kind: 'delete', path });
+  }
+}
+
+async function readStored(c: DuckDBConnection, path: string): Promise<Stored | undefined> {
+  const reader = await c.runAndReadAll(
+    'SELECT data, version, update_time FROM _pipectl.documents WHERE path = $path',
+    { path },
+  );
+  const row = reader.getRowObjectsJS()[0];
+  if (!row) return undefined;
+  return {
+    data: decode(String(row.data)),
+    version: Number(row.version),
+    updateTime: row.update_time as Date,
+  };
+}
+
+async function applyWrite(c: DuckDBConnection, write: Write, now: Date): Promise<void> {
+  const { collection, id } = splitDocPath(write.path);
+  const current = await readStored(c, write.path);
+
+  if (write.kind === 'delete') {
+    await c.run('DELETE FROM _pipectl.documents WHERE path = $path', { path: write.path });
+    return;
+  }
+  if (write.kind === 'create' && current) {
+    throw new PreconditionFailed(`Document ${write.path} already exists`, 'already-exists');
+  }
+  if (write.kind === 'update' && !current) {
+    throw new PreconditionFailed(`Document ${write.path} does not exist`, 'not-found');
+  }
+
+  let data: DocData;
+  if (write.kind === 'update') data = applyFieldPaths(current!.data, write.data, now);
+  else if (write.kind === 'set' && write.merge && current)
+    data = mergeInto(current.data, write.data, now);
+  else data = resolveSentinels(write.data, now);
+
+  await c.run(
+    `INSERT OR REPLACE INTO _pipectl.documents (path, collection, id, data, version, update_time)
+     VALUES ($path, $collection, $id, $data, nextval('_pipectl.version_seq'), $now)`,
+    {
+      path: write.path,
+      collection,
+      id,
+      data: encode(data),
+      now: timestampValue(BigInt(now.getTime()) * 1000n),
+    },
+    { now: TIMESTAMP },
+  );
+}
+
+/** Deep merge as Firestore's `set(..., {merge: true})`: nested maps merge, the rest replaces. */
+function mergeInto(base: DocData, patch: DocData, now: Date): DocData {
+  const out: DocData = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === DeleteField) delete out[key];
+    else if (isMap(value) && isMap(out[key])) out[key] = mergeInto(out[key] as DocData, value, now);
+    else out[key] = resolveSentinels(value, now);
+  }
+  return out;
+}
+
+/** `update` semantics: keys are dotted field paths; each replaces the value at its path. */
+function applyFieldPaths(base: DocData, patch: DocData, now: Date): DocData {
+  const out: DocData = structuredClone(base);
+  for (const [fieldPath, value] of Object.entries(patch)) {
+    const parts = fieldPath.split('.');
+    let target: DocData = out;
+    for (const part of parts.slice(0, -1)) {
+      if (!isMap(target[part])) target[part] = {};
+      target = target[part] as DocData;
+    }
+    const last = parts[parts.length - 1]!;
+    if (value === DeleteField) delete target[last];
+    else target[last] = resolveSentinels(value, now);
+  }
+  return out;
+}
+
+function resolveSentinels<T>(value: T, now: Date): T {
+  if ((value as unknown) === ServerTimestamp) return new Date(now) as T;
+  if (Array.isArray(value)) return value.map((v) => resolveSentinels(v, now)) as T;
+  if (isMap(value)) {
+    const out: DocData = {};
+    for (const [k, v] of Object.entries(value))
+      if (v !== DeleteField) out[k] = resolveSentinels(v, now);
+    return out as T;
+  }
+  return value;
+}
+
+function isMap(value: unknown): value is DocData {
+  return (
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
+  );
+}
+
+function snapshot(path: string, stored: Stored | undefined): DocSnapshot {
+  const { id } = splitDocPath(path);
+  return {
+    path,
+    id,
+    exists: stored !== undefined,
+    data: stored?.data,
+    updateTime: stored?.updateTime,
+  };
+}
+
+// Dates and non-finite numbers do not survive JSON on their own; tag them.
+function encode(data: DocData): string {
+  return JSON.stringify(data, function (key, value: unknown) {
+    const raw = (this as Record<string, unknown>)[key];
+    if (raw instanceof Date) return { $ts: raw.toISOString() };
+    if (typeof value === 'number' && !Number.isFinite(value)) return { $num: String(value) };
+    return value;
+  });
+}
+
+function decode(text: string): DocData {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (isMap(value) && typeof value.$ts === 'string' && Object.keys(value).length === 1) {
+      return new Date(value.$ts);
+    }
+    if (isMap(value) && typeof value.$num === 'string' && Object.keys(value).length === 1) {
+      return Number(value.$num);
+    }
+    return value;
+  }) as DocData;
+}
