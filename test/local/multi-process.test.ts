@@ -27,7 +27,7 @@ describe('one sandbox file, several pipectl processes', () => {
     const backends = openLocalBackends({ path: file });
     expect((await backends.documents.get('counters/shared')).data).toEqual({ count: 45 });
     await backends.close();
-  });
+  }, 30_000);
 
   it('waits for the file, then fails with a clear message naming the holder after its deadline', async () => {
     const file = tempSandbox();
@@ -43,5 +43,5 @@ describe('one sandbox file, several pipectl processes', () => {
     const patient = await worker([file, 'read', '20000']);
     expect(patient.code).toBe(0);
     expect((await holder).code).toBe(0);
-  });
+  }, 30_000);
 });
