@@ -32,6 +32,11 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/audit.js'),
   },
   {
+    name: 'phase',
+    summary: 'Trigger a phase for a date with guards; emergency paths around the orchestrators',
+    load: () => import('./commands/phase.js'),
+  },
+  {
     name: 'preflight',
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
