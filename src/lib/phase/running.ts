@@ -92,6 +92,7 @@ async function runningRuns(
          )
        ORDER BY r.started_at`,
       { phase: `phase_${phase}`, data_date: param.date(gameDate), since: param.timestamp(since) },
+      { timeoutMs: ctx.config.profile.timeoutMs },
     );
     return rows.map((r) => ({
       processor: r.processor_name,
@@ -126,6 +127,7 @@ export async function failedRuns(
          AND (processed_at >= @since OR started_at >= @since)
        ORDER BY processor_name`,
       { phase: `phase_${phase}`, data_date: param.date(gameDate), since: param.timestamp(since) },
+      { timeoutMs: ctx.config.profile.timeoutMs },
     );
     return rows.map((r) => ({
       processor: r.processor_name,
