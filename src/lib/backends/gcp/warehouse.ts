@@ -47,7 +47,7 @@ export class BigQueryWarehouse implements Warehouse {
     params: Params = {},
     options: QueryOptions = {},
   ): Promise<T[]> {
-    const rows = await this.run(sql, encodeParams(params), options.timeoutMs, true);
+    const rows = await this.run(sql, encodeParams(params, this.sdk), options.timeoutMs, true);
     return rows.map((row) => this.normalise(row) as T);
   }
 
@@ -73,11 +73,11 @@ export class BigQueryWarehouse implements Warehouse {
         });
         return `(${markers.join(', ')})`;
       });
-      const list = columns.map((column) => column.name).join(', ');
+      const list = columns.map((column) => `\`${column.name}\``).join(', ');
       const sql = `INSERT INTO \`${name}\` (${list}) VALUES ${tuples.join(', ')}`;
       // Not retried: a DML insert whose answer was lost may have committed, and a repeat
       // would duplicate its rows.
-      await this.run(sql, encodeParams(params), undefined, false);
+      await this.run(sql, encodeParams(params, this.sdk), undefined, false);
     }
   }
 
@@ -86,7 +86,7 @@ export class BigQueryWarehouse implements Warehouse {
     const [dataset] = name.split('.');
     const definitions = columns.map((column) => {
       const type = column.array ? `ARRAY<${column.type}>` : column.type;
-      return `${columnName(column.name)} ${type}`;
+      return `\`${columnName(column.name)}\` ${type}`;
     });
     await this.run(`CREATE SCHEMA IF NOT EXISTS \`${dataset}\``, emptyParams(), undefined, true);
     await this.run(
@@ -111,7 +111,6 @@ export class BigQueryWarehouse implements Warehouse {
     const request: Query = {
       query: sql,
       useLegacySql: false,
-      jobTimeoutMs: deadline,
       ...(this.location === undefined ? {} : { location: this.location }),
       ...(Object.keys(params.values).length === 0
         ? {}
@@ -166,29 +165,34 @@ function emptyParams(): EncodedParams {
  * Every parameter is sent with its type, so NULL, DATE and arrays are unambiguous. Numbers go
  * as decimal text: JSON has no NaN or Infinity, and INT64 may exceed a double.
  */
-export function encodeParams(params: Params): EncodedParams {
+export function encodeParams(params: Params, sdk: BigQueryModule): EncodedParams {
   const out = emptyParams();
   for (const [name, raw] of Object.entries(params)) {
     if (!IDENTIFIER.test(name)) throw new UserError(`Parameter name @${name} is not valid`);
     const typed = typeParam(name, raw);
     out.types[name] = typed.array ? [typed.type] : typed.type;
-    out.values[name] = encodeValue(name, typed);
+    out.values[name] = encodeValue(name, typed, sdk);
   }
   return out;
 }
 
-function encodeValue(name: string, typed: TypedParam): unknown {
+function encodeValue(name: string, typed: TypedParam, sdk: BigQueryModule): unknown {
   if (typed.array) {
     if (typed.value === null || typed.value === undefined) return [];
     if (!Array.isArray(typed.value)) {
       throw new UserError(`Parameter @${name} must be a list of ${typed.type}`);
     }
-    return typed.value.map((item: unknown) => encodeScalar(name, typed.type, item));
+    return typed.value.map((item: unknown) => encodeScalar(name, typed.type, item, sdk));
   }
-  return encodeScalar(name, typed.type, typed.value);
+  return encodeScalar(name, typed.type, typed.value, sdk);
 }
 
-function encodeScalar(name: string, type: ScalarType, value: unknown): unknown {
+function encodeScalar(
+  name: string,
+  type: ScalarType,
+  value: unknown,
+  sdk: BigQueryModule,
+): unknown {
   if (value === null || value === undefined) return null;
   const wrong = () => new UserError(`Parameter @${name} is not a valid ${type}: ${String(value)}`);
   switch (type) {
@@ -206,13 +210,14 @@ function encodeScalar(name: string, type: ScalarType, value: unknown): unknown {
       if (typeof value !== 'number') throw wrong();
       return String(value);
     case 'DATE':
+      // The client reads DATE and TIMESTAMP values out of its own wrapper types.
       if (typeof value !== 'string' || !DATE_TEXT.test(value)) throw wrong();
-      return value;
+      return sdk.BigQuery.date(value);
     case 'TIMESTAMP': {
       const date =
         value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
       if (date === null || Number.isNaN(date.getTime())) throw wrong();
-      return date;
+      return sdk.BigQuery.timestamp(date);
     }
   }
 }
