@@ -180,7 +180,12 @@ describe('circuit breaker per backend', () => {
       calls += 1;
       throw new Unavailable('503');
     };
-    const breaker = breakerFor({ name: 'svc-a', timeoutMs: 5_000, retries: 0, threshold: 3 });
+    const breaker = breakerFor({
+      name: 'svc-a',
+      timeoutMs: 5_000,
+      retries: 0,
+      breakerThreshold: 3,
+    });
     for (let i = 0; i < 3; i++)
       await expect(breaker.execute(failing)).rejects.toBeInstanceOf(Unavailable);
     expect(calls).toBe(3);
@@ -196,7 +201,7 @@ describe('circuit breaker per backend', () => {
 
   it('does not retry or count a refusal', async () => {
     let calls = 0;
-    const breaker = breakerFor({ name: 'svc-c', timeoutMs: 5_000, threshold: 1 });
+    const breaker = breakerFor({ name: 'svc-c', timeoutMs: 5_000, breakerThreshold: 1 });
     const refuse = async () => {
       calls += 1;
       throw new Refusal('409');
