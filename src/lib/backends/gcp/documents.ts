@@ -23,6 +23,7 @@ import {
   type DocSnapshot,
   type DocTransaction,
   type Documents,
+  type ListOptions,
   type SetOptions,
   type TransactionOptions,
 } from '../ports.js';
@@ -80,8 +81,9 @@ export class FirestoreDocuments implements Documents {
     await this.call(path, () => ref.delete());
   }
 
-  async list(collectionPath: string, options: { limit?: number } = {}): Promise<DocSnapshot[]> {
-    let query = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId());
+  async list(collectionPath: string, options: ListOptions = {}): Promise<DocSnapshot[]> {
+    const direction = options.descending ? 'desc' : 'asc';
+    let query = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId(), direction);
     if (options.limit !== undefined) query = query.limit(options.limit);
     const result = await this.call(collectionPath, () => query.get());
     return result.docs.map((snap) => this.snapshot(snap));
