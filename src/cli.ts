@@ -37,6 +37,11 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/audit.js'),
   },
   {
+    name: 'orchestrator',
+    summary: 'Inspect the phase gates, find stuck ones, force-complete, reset or retrigger them',
+    load: () => import('./commands/orchestrator.js'),
+  },
+  {
     name: 'preflight',
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
