@@ -66,6 +66,24 @@ LEFT JOIN predicted p ON p.player_lookup = e.player_lookup
 ORDER BY e.player_lookup`;
 }
 
+function expectedOnlySql(featureStore: string): string {
+  return `
+SELECT DISTINCT
+  player_lookup,
+  FALSE AS predicted,
+  CAST(NULL AS STRING) AS latest_batch_id,
+  CAST(NULL AS STRING) AS latest_correlation_id
+FROM \`${featureStore}\`
+WHERE game_date = @game_date AND is_production_ready = TRUE
+ORDER BY player_lookup`;
+}
+
+export function isMissingTable(error: unknown, table: string): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  const name = table.split('.').pop()!;
+  return /does not exist|not found/i.test(message) && message.includes(name);
+}
+
 export async function reconstruct(
   ctx: LibContext,
   gameDate: GameDate,
@@ -73,11 +91,25 @@ export async function reconstruct(
 ): Promise<Reconstruction> {
   const { featureStore, predictions } = ctx.config.tables;
   const since = options.since ?? null;
-  const rows = await ctx.backends.warehouse.query<ReconstructRow>(
-    reconstructSql(featureStore, predictions),
-    { game_date: param.date(gameDate), since: param.timestamp(since) },
-    { timeoutMs: ctx.config.profile.timeoutMs },
-  );
+  const params = { game_date: param.date(gameDate), since: param.timestamp(since) };
+  const queryOptions = { timeoutMs: ctx.config.profile.timeoutMs };
+  let rows: ReconstructRow[];
+  try {
+    rows = await ctx.backends.warehouse.query<ReconstructRow>(
+      reconstructSql(featureStore, predictions),
+      params,
+      queryOptions,
+    );
+  } catch (error) {
+    // A coordinator that crashed before any worker wrote has no predictions table yet: every
+    // expected player is missing. Any other failure (the feature store missing) is reported.
+    if (!isMissingTable(error, predictions)) throw error;
+    rows = await ctx.backends.warehouse.query<ReconstructRow>(
+      expectedOnlySql(featureStore),
+      { game_date: params.game_date },
+      queryOptions,
+    );
+  }
 
   const missing: string[] = [];
   const predicted: string[] = [];
