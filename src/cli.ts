@@ -46,6 +46,11 @@ export const GROUPS: Group[] = [
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
   },
+  {
+    name: 'coordinator',
+    summary: 'Phase 5 batch state and lease; reconstruct and republish missing predictions',
+    load: () => import('./commands/coordinator.js'),
+  },
 ];
 
 export const EXIT_CODES_HELP = `
