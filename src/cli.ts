@@ -31,6 +31,16 @@ export const GROUPS: Group[] = [
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
   },
+  {
+    name: 'health',
+    summary: 'Silent-failure checks for a game date, with an exit code for cron and alerts',
+    load: () => import('./commands/health.js'),
+  },
+  {
+    name: 'changes',
+    summary: 'Inspect change detection per processor and verify stored row hashes',
+    load: () => import('./commands/changes.js'),
+  },
 ];
 
 export const EXIT_CODES_HELP = `
