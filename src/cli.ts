@@ -27,6 +27,16 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/config.js'),
   },
   {
+    name: 'runbook',
+    summary: 'Guided recovery: list runbooks, or run one step by step',
+    load: () => import('./commands/runbook.js'),
+  },
+  {
+    name: 'audit',
+    summary: 'List the audit records that mutating commands write',
+    load: () => import('./commands/audit.js'),
+  },
+  {
     name: 'preflight',
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),

@@ -47,3 +47,37 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
 function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v === undefined ? null : v))) as T;
 }
+
+export interface AuditEntry extends Partial<AuditRecord> {
+  id: string;
+  at: Date | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  gameDate?: string;
+  command?: string;
+}
+
+/**
+ * The newest audit records first. Filters apply after reading a bounded window, because the
+ * document store cannot filter on every backend; the window is a few times the limit.
+ */
+export async function listAudit(
+  documents: Documents,
+  collection: string,
+  query: AuditQuery,
+): Promise<AuditEntry[]> {
+  const filtered = query.gameDate !== undefined || query.command !== undefined;
+  const window = filtered ? Math.max(query.limit * 20, 500) : query.limit;
+  const snapshots = await documents.list(collection, { limit: window, descending: true });
+  return snapshots
+    .map((s) => ({ ...(s.data as Partial<AuditRecord>), id: s.id, at: asDate(s.data?.at) }))
+    .filter((e) => query.gameDate === undefined || e.game_date === query.gameDate)
+    .filter((e) => query.command === undefined || e.command?.startsWith(query.command))
+    .slice(0, query.limit);
+}
+
+function asDate(value: unknown): Date | null {
+  return value instanceof Date ? value : null;
+}

@@ -97,6 +97,7 @@ const configSchema = z.strictObject({
     phase2Complete: name,
     phase3Complete: name,
     phase4Complete: name,
+    phase2Trigger: name,
     phase3Trigger: name,
     phase4Trigger: name,
     phase5Trigger: name,

@@ -125,6 +125,7 @@ export const DEFAULT_TOPICS = {
   phase2Complete: 'phase2-complete',
   phase3Complete: 'phase3-complete',
   phase4Complete: 'phase4-complete',
+  phase2Trigger: 'phase2-trigger',
   phase3Trigger: 'phase3-trigger',
   phase4Trigger: 'phase4-trigger',
   phase5Trigger: 'phase5-trigger',

@@ -44,6 +44,11 @@ export interface DocTransaction {
   delete(path: string): void;
 }
 
+export interface ListOptions {
+  limit?: number;
+  descending?: boolean;
+}
+
 export interface TransactionOptions {
   /** How many times to re-run the function when another writer got there first. */
   maxAttempts?: number;
@@ -55,8 +60,8 @@ export interface Documents {
   set(path: string, data: DocData, options?: SetOptions): Promise<void>;
   update(path: string, data: DocData): Promise<void>;
   delete(path: string): Promise<void>;
-  /** Documents directly inside a collection, ordered by id. */
-  list(collectionPath: string, options?: { limit?: number }): Promise<DocSnapshot[]>;
+  /** Documents directly inside a collection, ordered by id (newest first with `descending`). */
+  list(collectionPath: string, options?: ListOptions): Promise<DocSnapshot[]>;
   /**
    * Runs `fn` as a serializable read-modify-write: if any document it read changed before
    * the commit, the writes are discarded and `fn` runs again with fresh reads.

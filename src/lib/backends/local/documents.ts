@@ -15,6 +15,7 @@ import {
   type DocSnapshot,
   type DocTransaction,
   type Documents,
+  type ListOptions,
   type SetOptions,
   type TransactionOptions,
 } from '../ports.js';
@@ -60,13 +61,15 @@ export class LocalDocuments implements Documents {
     return this.commit(new Map(), [{ kind: 'delete', path }]);
   }
 
-  async list(collectionPath: string, options: { limit?: number } = {}): Promise<DocSnapshot[]> {
+  async list(collectionPath: string, options: ListOptions = {}): Promise<DocSnapshot[]> {
     splitCollectionPath(collectionPath);
-    const limit = options.limit ?? 10_000;
+    const limit = options.limit ?? 100_000;
+    // The direction is a keyword, not a value: it is chosen here, never taken from input.
+    const order = options.descending ? 'DESC' : 'ASC';
     const rows = await this.db.use(async (c) => {
       const reader = await c.runAndReadAll(
         `SELECT path, data, version, update_time FROM _pipectl.documents
-         WHERE collection = $collection ORDER BY id LIMIT $limit`,
+         WHERE collection = $collection ORDER BY id ${order} LIMIT $limit`,
         { collection: collectionPath, limit },
       );
       return reader.getRowObjectsJS();

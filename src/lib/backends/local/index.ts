@@ -22,9 +22,16 @@ export interface LocalBackends extends Backends {
   readonly messages: MessageLog;
 }
 
-export function openLocalBackends(options: { path: string; timeoutMs?: number }): LocalBackends {
+export interface LocalOpenOptions {
+  path: string;
+  timeoutMs?: number;
+  /** How long to wait for another process to release the file (default 30 s). */
+  lockTimeoutMs?: number;
+}
+
+export function openLocalBackends(options: LocalOpenOptions): LocalBackends {
   const database = new LocalDatabase(options.path, {
-    lockTimeoutMs: Math.max(options.timeoutMs ?? 0, 30_000),
+    lockTimeoutMs: options.lockTimeoutMs ?? Math.max(options.timeoutMs ?? 0, 30_000),
   });
   const bus = new LocalBus(database);
   const endpoints: Endpoints = {
