@@ -66,16 +66,6 @@ export const GROUPS: Group[] = [
     summary: 'Show the resolved configuration and profile',
     load: () => import('./commands/config.js'),
   },
-  {
-    name: 'health',
-    summary: 'Silent-failure checks for a game date, with an exit code for cron and alerts',
-    load: () => import('./commands/health.js'),
-  },
-  {
-    name: 'changes',
-    summary: 'Inspect change detection per processor and verify stored row hashes',
-    load: () => import('./commands/changes.js'),
-  },
 ];
 
 export const EXIT_CODES_HELP = `
