@@ -22,6 +22,11 @@ interface Group {
 /** Every command group, in the order `--help` lists them. */
 export const GROUPS: Group[] = [
   {
+    name: 'status',
+    summary: 'The whole pipeline for a date on one screen: diagnosis and the command to run next',
+    load: () => import('./commands/status.js'),
+  },
+  {
     name: 'config',
     summary: 'Show the resolved configuration and profile',
     load: () => import('./commands/config.js'),
@@ -35,6 +40,11 @@ export const GROUPS: Group[] = [
     name: 'preflight',
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
+  },
+  {
+    name: 'sandbox',
+    summary: 'Build a failure scenario on the local profile and run the simulated services',
+    load: () => import('./commands/sandbox.js'),
   },
 ];
 
