@@ -14,7 +14,7 @@ import type {
   UpdateData,
 } from '@google-cloud/firestore';
 
-import { UserError } from '../../errors.js';
+import { OperationFailed, PreconditionFailed, UserError } from '../../errors.js';
 import type { ResiliencePolicy } from '../../resilience.js';
 import {
   DeleteField,
@@ -82,11 +82,33 @@ export class FirestoreDocuments implements Documents {
   }
 
   async list(collectionPath: string, options: ListOptions = {}): Promise<DocSnapshot[]> {
-    const direction = options.descending ? 'desc' : 'asc';
-    let query = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId(), direction);
-    if (options.limit !== undefined) query = query.limit(options.limit);
-    const result = await this.call(collectionPath, () => query.get());
-    return result.docs.map((snap) => this.snapshot(snap));
+    const byId = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId());
+    if (!options.descending) {
+      const query = options.limit === undefined ? byId : byId.limit(options.limit);
+      const result = await this.call(collectionPath, () => query.get());
+      return result.docs.map((snap) => this.snapshot(snap));
+    }
+    const descending = this.collection(collectionPath).orderBy(
+      this.sdk.FieldPath.documentId(),
+      'desc',
+    );
+    const query = options.limit === undefined ? descending : descending.limit(options.limit);
+    try {
+      const result = await this.call(collectionPath, () => query.get());
+      return result.docs.map((snap) => this.snapshot(snap));
+    } catch (error) {
+      const refusedScan =
+        error instanceof OperationFailed &&
+        !(error instanceof PreconditionFailed) &&
+        /descending/i.test(error.message);
+      if (!refusedScan) throw error;
+      // Limitation: the Firestore emulator refuses descending scans by document id
+      // ("does not support descending key scans"); there, read ascending and reverse,
+      // which costs a read of the whole collection.
+      const result = await this.call(collectionPath, () => byId.get());
+      const newest = result.docs.reverse().slice(0, options.limit);
+      return newest.map((snap) => this.snapshot(snap));
+    }
   }
 
   async transaction<T>(
