@@ -37,6 +37,7 @@ export type GateProblem =
   | { kind: 'lost_report'; processor: string; message: string; fix: string }
   | { kind: 'failed_after_report'; processor: string; message: string; fix: string }
   | { kind: 'failed_report'; processor: string; message: string; fix: string }
+  | { kind: 'failed_run'; processor: string; message: string; fix: string }
   | { kind: 'unpublished_trigger'; message: string; fix: string };
 
 export interface GateInspection {
@@ -77,6 +78,14 @@ export async function inspectGate(
         kind: 'failed_report',
         processor,
         message: `${processor} reported a failure; the gate waits for its retry`,
+        fix: `re-run ${processor}, or: pipectl orchestrator force-complete ${at} --processor ${processor} --reason "..."`,
+      });
+    }
+    if (report === undefined && run?.status === 'failed') {
+      problems.push({
+        kind: 'failed_run',
+        processor,
+        message: `${processor} has not reported; its latest run (${run.at?.toISOString() ?? 'time unknown'}) failed: ${run.errorMessage ?? 'no error message'}`,
         fix: `re-run ${processor}, or: pipectl orchestrator force-complete ${at} --processor ${processor} --reason "..."`,
       });
     }
