@@ -244,6 +244,8 @@ export interface RepublishResult {
 }
 
 const FAILURES_KEPT = 100;
+/** Firestore takes at most 500 writes per commit; a publish batch may be up to 1000. */
+const LEDGER_WRITES_PER_COMMIT = 400;
 
 export async function publishRequests(
   ctx: LibContext,
@@ -323,9 +325,10 @@ export async function publishRequests(
 
     // The ledger for this batch is written before the next batch is published: this ordering
     // is what bounds duplicates after a crash to the one batch in flight.
-    if (sent.length > 0) {
+    for (let from = 0; from < sent.length; from += LEDGER_WRITES_PER_COMMIT) {
+      const entries = sent.slice(from, from + LEDGER_WRITES_PER_COMMIT);
       await documents.transaction(async (tx) => {
-        for (const entry of sent) {
+        for (const entry of entries) {
           tx.set(entry.path, {
             idempotency_key: predictionRequestKey({
               gameDate: plan.gameDate,
