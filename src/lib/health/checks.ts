@@ -8,6 +8,7 @@
 
 import { formatDuration, timeToDeadline } from '../dates.js';
 import type { RunRecord } from '../changes.js';
+import { stuckGate, type StuckGate } from '../orchestrator.js';
 import { allProcessors, type HealthData } from './data.js';
 
 export const CHECK_NAMES = [
@@ -388,37 +389,36 @@ export const CHECKS: Record<CheckName, Check> = {
   'stuck-gate': async (data): Promise<Outcome> => {
     const { stuckGateMinutes } = data.config.health;
     const [gates, now] = await Promise.all([data.gates(), data.now()]);
-    const stuck: string[] = [];
-    const waiting: string[] = [];
-    for (const gate of gates) {
-      if (!gate.exists) continue;
-      // Marked triggered with no message id: the publish was lost, nothing downstream runs.
-      if (gate.triggered && !gate.unpublished) continue;
-      const last = gate.triggered ? gate.triggeredAt : gate.lastReportAt;
-      const age = last ? now.getTime() - last.getTime() : Infinity;
-      const what = gate.unpublished
-        ? 'is marked triggered but its trigger was never published'
-        : gate.missing.length
-          ? `is waiting on ${gate.missing.slice(0, 3).join(', ')}${
-              gate.missing.length > 3 ? ` and ${gate.missing.length - 3} more` : ''
-            }`
-          : 'has every report but never triggered the next phase';
-      const line = `phase ${gate.phase} ${what} (${gate.expected.length - gate.missing.length}/${
-        gate.expected.length
-      }, last change ${Number.isFinite(age) ? `${formatDuration(age)} ago` : 'unknown'})`;
-      if (age >= stuckGateMinutes * 60_000) stuck.push(line);
-      else waiting.push(line);
-    }
+    // The orchestrator's own judgement (`orchestrator stuck`), applied to this one date.
+    const stuck = gates
+      .map((gate) => stuckGate(gate, now, stuckGateMinutes * 60_000))
+      .filter((gate): gate is StuckGate => gate !== null);
+    const waiting = gates.filter(
+      (g) => g.exists && !g.triggered && !stuck.some((s) => s.phase === g.phase),
+    );
+    const describe = (s: StuckGate) =>
+      s.kind === 'unpublished'
+        ? `phase ${s.phase} is marked triggered but its trigger was never published (${formatDuration(s.ageMs)})`
+        : `phase ${s.phase} is waiting on ${s.missing.slice(0, 3).join(', ')}${
+            s.missing.length > 3 ? ` and ${s.missing.length - 3} more` : ''
+          } (${s.reported}/${s.expected} for ${formatDuration(s.ageMs)})`;
     return {
       status: stuck.length ? 'fail' : 'pass',
       value: `${stuck.length} stuck`,
-      threshold: `an open gate hears a report at least every ${stuckGateMinutes}m`,
+      threshold: `no gate partly complete for ${stuckGateMinutes}m`,
       detail: stuck.length
-        ? `${capitalize(stuck.join('; '))}.`
+        ? `${capitalize(stuck.map(describe).join('; '))}.`
         : waiting.length
-          ? `In progress: ${waiting.join('; ')}.`
+          ? `In progress: ${waiting
+              .map(
+                (g) =>
+                  `phase ${g.phase} ${g.expected.length - g.missing.length}/${g.expected.length}`,
+              )
+              .join(', ')}.`
           : 'Every gate that opened has triggered.',
-      next: stuck.length ? runbookRun('stuck-orchestrator', data) : null,
+      next: stuck.length
+        ? runbookRun(stuck[0]!.kind === 'unpublished' ? 'lost-trigger' : 'stuck-orchestrator', data)
+        : null,
       measures: { stuck: stuck.length, waiting: waiting.length },
     };
   },
