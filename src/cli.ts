@@ -22,6 +22,11 @@ interface Group {
 /** Every command group, in the order `--help` lists them. */
 export const GROUPS: Group[] = [
   {
+    name: 'status',
+    summary: 'Whole-pipeline view for a date: gates, runs, batch, deadline, diagnosis, next step',
+    load: () => import('./commands/status.js'),
+  },
+  {
     name: 'preflight',
     summary: 'Check that every backend of the profile answers within a deadline',
     load: () => import('./commands/preflight.js'),
@@ -60,6 +65,11 @@ export const GROUPS: Group[] = [
     name: 'audit',
     summary: 'List the audit records that mutating commands write',
     load: () => import('./commands/audit.js'),
+  },
+  {
+    name: 'sandbox',
+    summary: 'The embedded pipeline: scenarios, simulated services, message log',
+    load: () => import('./commands/sandbox.js'),
   },
   {
     name: 'config',
