@@ -194,33 +194,40 @@ export async function findStuckGates(
   const views = await Promise.all(
     dates.flatMap((date) => phases.map((phase) => readGate(ctx, phase, date))),
   );
-  const stuck: StuckGate[] = [];
-  for (const gate of views) {
-    if (!gate.exists) continue;
-    const base = {
-      phase: gate.phase,
-      gameDate: gate.gameDate,
-      expected: gate.expected.length,
-      reported: gate.expected.length - gate.missing.length,
-      missing: gate.missing,
-      firstReportAt: gate.firstReportAt,
-      lastReportAt: gate.lastReportAt,
-    };
-    if (gate.unpublished) {
-      const ageMs = now.getTime() - (gate.triggeredAt ?? now).getTime();
-      if (ageMs >= Math.min(options.olderThanMs, UNPUBLISHED_GRACE_MS)) {
-        stuck.push({ ...base, kind: 'unpublished', ageMs });
-      }
-      continue;
-    }
-    if (gate.triggered || gate.missing.length === 0) continue;
-    // Limitation: age counts from the first report, as "partly complete since"; a gate whose
-    // processors report slowly but steadily over more than the threshold is listed too.
-    const since = gate.firstReportAt ?? now;
-    const ageMs = now.getTime() - since.getTime();
-    if (ageMs >= options.olderThanMs) stuck.push({ ...base, kind: 'waiting', ageMs });
-  }
+  const stuck = views
+    .map((gate) => stuckGate(gate, now, options.olderThanMs))
+    .filter((gate): gate is StuckGate => gate !== null);
   return { now, dates, stuck };
+}
+
+/**
+ * One gate judged at `now`: stuck (and how), or null. Shared by `orchestrator stuck`, which
+ * scans recent dates, and `health`, which judges one date, possibly as of a past moment.
+ */
+export function stuckGate(gate: GateView, now: Date, olderThanMs: number): StuckGate | null {
+  if (!gate.exists) return null;
+  const base = {
+    phase: gate.phase,
+    gameDate: gate.gameDate,
+    expected: gate.expected.length,
+    reported: gate.expected.length - gate.missing.length,
+    missing: gate.missing,
+    firstReportAt: gate.firstReportAt,
+    lastReportAt: gate.lastReportAt,
+  };
+  if (gate.unpublished) {
+    const ageMs = now.getTime() - (gate.triggeredAt ?? now).getTime();
+    if (ageMs >= Math.min(olderThanMs, UNPUBLISHED_GRACE_MS)) {
+      return { ...base, kind: 'unpublished', ageMs };
+    }
+    return null;
+  }
+  if (gate.triggered || gate.missing.length === 0) return null;
+  // Limitation: age counts from the first report, as "partly complete since"; a gate whose
+  // processors report slowly but steadily over more than the threshold is listed too.
+  const since = gate.firstReportAt ?? now;
+  const ageMs = now.getTime() - since.getTime();
+  return ageMs >= olderThanMs ? { ...base, kind: 'waiting', ageMs } : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ export interface DayOptions {
   staleLease?: boolean;
   /** Stored data_hash values are all the same string (a broken hash). */
   brokenHash?: boolean;
+  /** Only the feature store and predictions: enough for the prediction and feature checks. */
+  minimal?: boolean;
 }
 
 const PHASES = [
@@ -63,7 +65,14 @@ export async function writeDay(path: string, options: DayOptions = {}): Promise<
     new Date(`${DATE}T${String(hourUtc).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00Z`);
   const player = (i: number) => `player_${String(i).padStart(3, '0')}`;
 
+  // One open of the file for the whole day instead of one per statement.
   try {
+    await backends.database.hold(() => write());
+  } finally {
+    await backends.close();
+  }
+
+  async function write(): Promise<void> {
     await warehouse.ensureTable('nba_reference.processor_run_history', RUN_HISTORY_COLUMNS);
     await warehouse.ensureTable('nba_predictions.player_prop_predictions', PREDICTION_COLUMNS);
     await warehouse.ensureTable('nba_predictions.ml_feature_store_v2', FEATURE_STORE_COLUMNS);
@@ -214,7 +223,5 @@ export async function writeDay(path: string, options: DayOptions = {}): Promise<
       }
       await w.insert(p.table, rows, columns);
     }
-  } finally {
-    await backends.close();
   }
 }

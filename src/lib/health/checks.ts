@@ -8,6 +8,7 @@
 
 import { formatDuration, timeToDeadline } from '../dates.js';
 import type { RunRecord } from '../changes.js';
+import { stuckGate, type StuckGate } from '../orchestrator.js';
 import { allProcessors, type HealthData } from './data.js';
 
 export const CHECK_NAMES = [
@@ -43,7 +44,8 @@ type Outcome = Omit<CheckResult, 'name'>;
 type Check = (data: HealthData) => Promise<Outcome>;
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
-const runbook = (name: string) => `docs/runbooks/${name}.md`;
+const runbookRun = (name: string, data: HealthData) =>
+  `pipectl runbook run ${name} --date ${data.date}`;
 // Ratios are compared with a little slack so that exactly-at-threshold values (5 of 100
 // predictions bad against a 5% limit) pass despite floating-point rounding.
 const EPSILON = 1e-9;
@@ -57,7 +59,7 @@ export const CHECKS: Record<CheckName, Check> = {
     } = data.config.health;
     const s = await data.predictionStats();
     const threshold = `mean ${min}–${max}, NaN/NULL ≤ ${pct(badMax)}`;
-    const next = `pipectl changes verify-hash --table ${data.config.tables.featureStore} --date ${data.date}; ${runbook('bad-predictions')}`;
+    const next = runbookRun('bad-predictions', data);
     if (s.predictions === 0) {
       return {
         status: 'pass',
@@ -125,7 +127,7 @@ export const CHECKS: Record<CheckName, Check> = {
         detail: gameDay
           ? `The feature store has no production-ready players for ${data.date} (${timeLeft}): Phase 4 has not finished, or wrote nothing usable.`
           : `No runs and no production-ready players for ${data.date}: not a game day.`,
-        next: gameDay ? `pipectl orchestrator stuck; ${runbook('empty-output')}` : null,
+        next: gameDay ? `pipectl status --date ${data.date}` : null,
         measures,
       };
     }
@@ -171,7 +173,7 @@ export const CHECKS: Record<CheckName, Check> = {
     const f = await data.featureNulls();
     const table = data.config.tables.featureStore;
     const threshold = `≤ ${pct(max)} NULL in ${criticalFeatures.join(', ')}`;
-    const next = `${runbook('bad-predictions')} (re-run the feature store: pipectl phase run 4 --date ${data.date})`;
+    const next = runbookRun('bad-predictions', data);
     if (f.missingColumns.length) {
       return {
         status: 'fail',
@@ -215,7 +217,7 @@ export const CHECKS: Record<CheckName, Check> = {
     const { runs } = await data.runs();
     const ok = runs.filter((r) => r.status === 'success' && r.processedAt);
     const threshold = `> 0 changed in the last ${hours}h of runs; first run ≥ ${minFirst} entities`;
-    const next = `pipectl changes inspect --date ${data.date}; ${runbook('zero-changes')}`;
+    const next = runbookRun('zero-changes', data);
     if (ok.length === 0) {
       return {
         status: 'pass',
@@ -301,7 +303,7 @@ export const CHECKS: Record<CheckName, Check> = {
             empty.length ? ` (written by ${empty.flatMap((c) => owners(c.table)).join(', ')})` : ''
           }.`
         : `${checked} output tables have rows for ${data.date}.`,
-      next: problems.length ? runbook('empty-output') : null,
+      next: problems.length ? runbookRun('empty-output', data) : null,
       measures: { tables: checked, empty: problems.length },
     };
   },
@@ -344,9 +346,7 @@ export const CHECKS: Record<CheckName, Check> = {
             .map((o) => `${o.id} (last seen in ${o.lastPhase})`)
             .join(', ')}${orphaned.length > 5 ? ` and ${orphaned.length - 5} more` : ''}.`
         : `${byId.size} correlation ids${inFlight ? `, ${inFlight} still in flight` : ''}.`,
-      next: orphaned.length
-        ? `pipectl orchestrator stuck; ${runbook('orphaned-correlation')}`
-        : null,
+      next: orphaned.length ? runbookRun('orphaned-correlation', data) : null,
       measures: { correlation_ids: byId.size, orphaned: orphaned.length, in_flight: inFlight },
     };
   },
@@ -381,9 +381,7 @@ export const CHECKS: Record<CheckName, Check> = {
             .map((d) => `${d.processor} ${d.n}× for ${d.trigger}`)
             .join(', ')}${doubled.length > 5 ? ` and ${doubled.length - 5} more` : ''}.`
         : `${counts.size} processor runs, each answering its own trigger.`,
-      next: doubled.length
-        ? `pipectl changes inspect --date ${data.date}; pipectl orchestrator show --date ${data.date}`
-        : null,
+      next: doubled.length ? runbookRun('double-trigger', data) : null,
       measures: { doubled: doubled.length },
     };
   },
@@ -391,74 +389,86 @@ export const CHECKS: Record<CheckName, Check> = {
   'stuck-gate': async (data): Promise<Outcome> => {
     const { stuckGateMinutes } = data.config.health;
     const [gates, now] = await Promise.all([data.gates(), data.now()]);
-    const stuck: string[] = [];
-    const waiting: string[] = [];
-    for (const gate of gates) {
-      if (!gate.exists || gate.triggered) continue;
-      const missing = gate.expected.filter((name) => !gate.reported.includes(name));
-      const age = gate.lastReportAt ? now.getTime() - gate.lastReportAt.getTime() : Infinity;
-      const what = missing.length
-        ? `waiting on ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`
-        : 'every processor reported but the next phase was never triggered';
-      const line = `phase ${gate.phase} ${what} (${gate.reported.length}/${gate.expected.length}, last report ${Number.isFinite(age) ? formatDuration(age) : 'never'} ago)`;
-      if (age >= stuckGateMinutes * 60_000) stuck.push(line);
-      else waiting.push(line);
-    }
+    // The orchestrator's own judgement (`orchestrator stuck`), applied to this one date.
+    const stuck = gates
+      .map((gate) => stuckGate(gate, now, stuckGateMinutes * 60_000))
+      .filter((gate): gate is StuckGate => gate !== null);
+    const waiting = gates.filter(
+      (g) => g.exists && !g.triggered && !stuck.some((s) => s.phase === g.phase),
+    );
+    const describe = (s: StuckGate) =>
+      s.kind === 'unpublished'
+        ? `phase ${s.phase} is marked triggered but its trigger was never published (${formatDuration(s.ageMs)})`
+        : `phase ${s.phase} is waiting on ${s.missing.slice(0, 3).join(', ')}${
+            s.missing.length > 3 ? ` and ${s.missing.length - 3} more` : ''
+          } (${s.reported}/${s.expected} for ${formatDuration(s.ageMs)})`;
     return {
       status: stuck.length ? 'fail' : 'pass',
       value: `${stuck.length} stuck`,
-      threshold: `a gate that has not triggered hears a report at least every ${stuckGateMinutes}m`,
+      threshold: `no gate partly complete for ${stuckGateMinutes}m`,
       detail: stuck.length
-        ? `${capitalize(stuck.join('; '))}.`
+        ? `${capitalize(stuck.map(describe).join('; '))}.`
         : waiting.length
-          ? `In progress: ${waiting.join('; ')}.`
+          ? `In progress: ${waiting
+              .map(
+                (g) =>
+                  `phase ${g.phase} ${g.expected.length - g.missing.length}/${g.expected.length}`,
+              )
+              .join(', ')}.`
           : 'Every gate that opened has triggered.',
-      next: stuck.length ? `pipectl orchestrator stuck --date ${data.date}` : null,
+      next: stuck.length
+        ? runbookRun(stuck[0]!.kind === 'unpublished' ? 'lost-trigger' : 'stuck-orchestrator', data)
+        : null,
       measures: { stuck: stuck.length, waiting: waiting.length },
     };
   },
 
   'stale-lease': async (data): Promise<Outcome> => {
     const staleMinutes = data.config.coordinator.staleAfterMinutes;
-    const [{ lock, batch }, now] = await Promise.all([data.lease(), data.now()]);
+    const [{ lease, batch }, now] = await Promise.all([data.lease(), data.now()]);
     const threshold = `lease unexpired while a batch runs; batch progress within ${staleMinutes}m`;
     const problems: string[] = [];
     const notes: string[] = [];
-    const complete = batch?.status === 'complete';
+    const complete = batch.status === 'complete';
+    // Judged against `now` rather than the lease's own `expired` flag so that --as-of gives a
+    // post-mortem the answer cron would have seen then.
+    const expired = lease !== null && lease.expiresAt.getTime() <= now.getTime();
 
-    if (lock?.expiresAt && lock.expiresAt.getTime() < now.getTime()) {
-      const line = `the lease held by ${lock.holder ?? 'an unknown holder'} expired ${formatDuration(now.getTime() - lock.expiresAt.getTime())} ago`;
+    if (lease && expired) {
+      const line = `the lease held by ${lease.holder} expired ${formatDuration(
+        now.getTime() - lease.expiresAt.getTime(),
+      )} ago`;
       if (complete) notes.push(`${line}, after the batch completed`);
-      else problems.push(`${line} and the batch is ${batch?.status ?? 'missing'}`);
+      else problems.push(`${line} and the batch is ${batch.status ?? 'missing'}`);
     }
-    if (batch?.status === 'running' && batch.updatedAt) {
+    if (batch.status === 'running' && batch.updatedAt) {
       const idle = now.getTime() - batch.updatedAt.getTime();
       if (idle >= staleMinutes * 60_000) {
         problems.push(
-          `the running batch (${batch.completed ?? '?'}/${batch.expected ?? '?'}) has not progressed for ${formatDuration(idle)}`,
+          `the running batch (${batch.completed}/${batch.expected}) has not progressed for ${formatDuration(idle)}`,
         );
       }
     }
     return {
       status: problems.length ? 'fail' : notes.length ? 'warn' : 'pass',
-      value: problems.length ? 'stale' : lock ? 'held' : 'no lease',
+      value: problems.length ? 'stale' : lease ? (expired ? 'expired' : 'held') : 'no lease',
       threshold,
       detail: problems.length
-        ? `${capitalize(problems.join('; '))}: the coordinator holding it has most likely died.`
+        ? `${capitalize(problems.join('; '))}: the coordinator has most likely died.`
         : notes.length
           ? `${capitalize(notes.join('; '))}; it blocks nothing but should be cleared.`
-          : lock
-            ? `Lease held by ${lock.holder ?? 'an unknown holder'} until ${lock.expiresAt?.toISOString() ?? '?'}.`
+          : lease
+            ? `Lease held by ${lease.holder} until ${lease.expiresAt.toISOString()}.`
             : `No coordinator lease for ${data.date}.`,
       next: problems.length
-        ? `pipectl coordinator reconstruct --date ${data.date}; pipectl coordinator unlock --date ${data.date}`
+        ? runbookRun(batch.status === 'running' ? 'coordinator-crash' : 'stale-lock', data)
         : notes.length
           ? `pipectl coordinator unlock --date ${data.date}`
           : null,
       measures: {
-        lease: lock ? true : false,
-        batch_status: batch?.status ?? null,
-        expired: lock?.expiresAt ? lock.expiresAt.getTime() < now.getTime() : null,
+        lease: lease !== null,
+        expired: lease ? expired : null,
+        batch_status: batch.status,
       },
     };
   },

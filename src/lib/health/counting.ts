@@ -8,11 +8,15 @@
 import type {
   Backends,
   ColumnDef,
+  DocData,
   DocSnapshot,
+  DocTransaction,
   Documents,
   Params,
   QueryOptions,
   Row,
+  SetOptions,
+  TransactionOptions,
   Warehouse,
 } from '../backends/ports.js';
 import { Unavailable } from '../errors.js';
@@ -43,8 +47,8 @@ export class CountingWarehouse implements Warehouse {
   }
 }
 
-/** Read-only view of the document store with the same short-circuit. */
-export class GuardedDocuments {
+/** The document store with the same short-circuit; health only reads, writes pass through. */
+export class GuardedDocuments implements Documents {
   reads = 0;
   down: Unavailable | undefined;
 
@@ -54,8 +58,32 @@ export class GuardedDocuments {
     return this.guard(() => this.inner.get(path));
   }
 
+  list(collectionPath: string, options?: { limit?: number }): Promise<DocSnapshot[]> {
+    return this.guard(() => this.inner.list(collectionPath, options));
+  }
+
   serverTime(): Promise<Date> {
     return this.guard(() => this.inner.serverTime());
+  }
+
+  create(path: string, data: DocData): Promise<void> {
+    return this.guard(() => this.inner.create(path, data));
+  }
+
+  set(path: string, data: DocData, options?: SetOptions): Promise<void> {
+    return this.guard(() => this.inner.set(path, data, options));
+  }
+
+  update(path: string, data: DocData): Promise<void> {
+    return this.guard(() => this.inner.update(path, data));
+  }
+
+  delete(path: string): Promise<void> {
+    return this.guard(() => this.inner.delete(path));
+  }
+
+  transaction<T>(fn: (tx: DocTransaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.guard(() => this.inner.transaction(fn, options));
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -70,11 +98,15 @@ export class GuardedDocuments {
   }
 }
 
-/** The same backends with the warehouse swapped for a counting one (methods stay bound). */
-export function withWarehouse(backends: Backends, warehouse: Warehouse): Backends {
+/** The same backends with the stores swapped for guarded ones (methods stay bound). */
+export function withStores(
+  backends: Backends,
+  warehouse: Warehouse,
+  documents: Documents,
+): Backends {
   return {
     kind: backends.kind,
-    documents: backends.documents,
+    documents,
     warehouse,
     bus: backends.bus,
     endpoints: backends.endpoints,

@@ -6,13 +6,16 @@
  * successful run claims to have written.
  */
 
-import { param, type Row } from '../backends/ports.js';
+import { param, type Backends, type Row } from '../backends/ports.js';
 import { readRuns, type RunRecord } from '../changes.js';
-import { gateCollection, processorsFor, type ResolvedConfig } from '../config.js';
+import { readGate, type GateView } from '../completion.js';
+import type { ResolvedConfig } from '../config.js';
+import type { LibContext } from '../context.js';
+import { readBatch, readLease, type BatchState, type Lease } from '../coordinator/index.js';
 import type { GameDate } from '../dates.js';
 import { UserError, Unavailable } from '../errors.js';
-import { GATED_PHASES, type GatedPhase, type ProcessorDef } from '../pipeline.js';
-import { CountingWarehouse, GuardedDocuments } from './counting.js';
+import { GATED_PHASES, type ProcessorDef } from '../pipeline.js';
+import { CountingWarehouse, GuardedDocuments, withStores } from './counting.js';
 
 export interface PredictionStats {
   predictions: number;
@@ -40,26 +43,6 @@ export interface OutputCount {
   error: string | null;
 }
 
-export interface GateState {
-  phase: GatedPhase;
-  exists: boolean;
-  triggered: boolean;
-  expected: string[];
-  reported: string[];
-  /** Newest report, or the document's last write when reports carry no time. */
-  lastReportAt: Date | null;
-}
-
-export interface LeaseState {
-  lock: { holder: string | null; acquiredAt: Date | null; expiresAt: Date | null } | null;
-  batch: {
-    status: string | null;
-    updatedAt: Date | null;
-    expected: number | null;
-    completed: number | null;
-  } | null;
-}
-
 export class HealthData {
   readonly warehouse: CountingWarehouse;
   readonly documents: GuardedDocuments;
@@ -67,6 +50,7 @@ export class HealthData {
 
   constructor(
     readonly config: ResolvedConfig,
+    private readonly backends: Backends,
     warehouse: CountingWarehouse,
     documents: GuardedDocuments,
     readonly date: GameDate,
@@ -200,56 +184,26 @@ export class HealthData {
     });
   }
 
-  gates(): Promise<GateState[]> {
+  gates(): Promise<GateView[]> {
     return this.once('gates', () =>
-      Promise.all(
-        GATED_PHASES.map(async (phase): Promise<GateState> => {
-          const expected = processorsFor(this.config, phase).map((p) => p.name);
-          const snap = await this.documents.get(
-            `${gateCollection(this.config, phase)}/${this.date}`,
-          );
-          const data = snap.data ?? {};
-          const reports = Object.entries(data).filter(([key]) => !key.startsWith('_'));
-          const times = reports
-            .map(([, value]) => (isRecord(value) ? value.completed_at : undefined))
-            .filter((t): t is Date => t instanceof Date);
-          const newest = times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
-          return {
-            phase,
-            exists: snap.exists,
-            triggered: data._triggered === true,
-            expected,
-            reported: reports.map(([key]) => key),
-            lastReportAt: newest ?? snap.updateTime ?? null,
-          };
-        }),
-      ),
+      Promise.all(GATED_PHASES.map((phase) => readGate(this.lib(), phase, this.date))),
     );
   }
 
-  lease(): Promise<LeaseState> {
-    return this.once('lease', async () => {
-      const { coordinatorLock, predictions } = this.config.collections;
-      const lock = await this.documents.get(`${coordinatorLock}/${this.date}`);
-      const batch = await this.documents.get(`${predictions}/${this.date}`);
-      return {
-        lock: lock.exists
-          ? {
-              holder: typeof lock.data?.holder === 'string' ? lock.data.holder : null,
-              acquiredAt: dateOrNull(lock.data?.acquired_at),
-              expiresAt: dateOrNull(lock.data?.expires_at),
-            }
-          : null,
-        batch: batch.exists
-          ? {
-              status: typeof batch.data?.status === 'string' ? batch.data.status : null,
-              updatedAt: dateOrNull(batch.data?.updated_at) ?? batch.updateTime ?? null,
-              expected: typeof batch.data?.expected === 'number' ? batch.data.expected : null,
-              completed: typeof batch.data?.completed === 'number' ? batch.data.completed : null,
-            }
-          : null,
-      };
-    });
+  lease(): Promise<{ lease: Lease | null; batch: BatchState }> {
+    return this.once('lease', async () => ({
+      lease: await readLease(this.lib(), this.date),
+      batch: await readBatch(this.lib(), this.date),
+    }));
+  }
+
+  /** The orchestrator's and coordinator's readers take a LibContext; give them the guarded store. */
+  private lib(): LibContext {
+    return {
+      config: this.config,
+      actor: 'pipectl-health',
+      backends: withStores(this.backends, this.warehouse, this.documents),
+    };
   }
 
   private once<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -279,17 +233,4 @@ function assertIdentifier(column: string): void {
 function num(value: unknown): number {
   if (value === null || value === undefined) return 0;
   return Number(value);
-}
-
-function dateOrNull(value: unknown): Date | null {
-  if (value instanceof Date) return value;
-  if (typeof value === 'string' || typeof value === 'number') {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date;
-  }
-  return null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -57,7 +57,14 @@ export async function runHealth(
 ): Promise<HealthReport> {
   const warehouse = new CountingWarehouse(context.backends.warehouse);
   const documents = new GuardedDocuments(context.backends.documents);
-  const data = new HealthData(context.config, warehouse, documents, options.date, options.asOf);
+  const data = new HealthData(
+    context.config,
+    context.backends,
+    warehouse,
+    documents,
+    options.date,
+    options.asOf,
+  );
   const names = options.checks ?? [...CHECK_NAMES];
 
   const checks = await Promise.all(
@@ -107,13 +114,14 @@ export function unreachableReport(
 
 function failedCheck(name: CheckName, backend: BackendName | null, error: unknown): CheckResult {
   const message = errorMessage(error);
+  const label = backend === 'documents' ? 'document store' : backend;
   return {
     name,
     status: 'fail',
     value: backend ? `${backend} unreachable` : 'error',
     threshold: '-',
     detail: backend
-      ? `The check could not run: the ${backend} is unreachable (${message}).`
+      ? `The check could not run: the ${label} is unreachable (${message}).`
       : `The check could not run: ${message}`,
     next: backend
       ? 'pipectl preflight'
