@@ -46,6 +46,11 @@ export const GROUPS: Group[] = [
     summary: 'Build a failure scenario on the local profile and run the simulated services',
     load: () => import('./commands/sandbox.js'),
   },
+  {
+    name: 'demo',
+    summary: 'A full recovery drill on a temporary sandbox: break, diagnose, repair, verify',
+    load: () => import('./commands/demo.js'),
+  },
 ];
 
 export const EXIT_CODES_HELP = `
