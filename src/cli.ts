@@ -23,18 +23,8 @@ interface Group {
 export const GROUPS: Group[] = [
   {
     name: 'status',
-    summary: 'The whole pipeline for a date on one screen: diagnosis and the command to run next',
+    summary: 'Whole-pipeline view for a date: gates, runs, batch, deadline, diagnosis, next step',
     load: () => import('./commands/status.js'),
-  },
-  {
-    name: 'config',
-    summary: 'Show the resolved configuration and profile',
-    load: () => import('./commands/config.js'),
-  },
-  {
-    name: 'audit',
-    summary: 'List the audit records that mutating commands write',
-    load: () => import('./commands/audit.js'),
   },
   {
     name: 'preflight',
@@ -42,14 +32,54 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/preflight.js'),
   },
   {
+    name: 'phase',
+    summary: 'Trigger a phase for a date with guards; emergency paths around the orchestrators',
+    load: () => import('./commands/phase.js'),
+  },
+  {
+    name: 'orchestrator',
+    summary: 'Inspect the phase gates, find stuck ones, force-complete, reset or retrigger them',
+    load: () => import('./commands/orchestrator.js'),
+  },
+  {
+    name: 'coordinator',
+    summary: 'Phase 5 batch state and lease; reconstruct and republish missing predictions',
+    load: () => import('./commands/coordinator.js'),
+  },
+  {
+    name: 'changes',
+    summary: 'Inspect change detection per processor and verify stored row hashes',
+    load: () => import('./commands/changes.js'),
+  },
+  {
+    name: 'health',
+    summary: 'Silent-failure checks with an exit code for cron, and alerts',
+    load: () => import('./commands/health.js'),
+  },
+  {
+    name: 'runbook',
+    summary: 'Guided recovery: list runbooks, or run one step by step',
+    load: () => import('./commands/runbook.js'),
+  },
+  {
+    name: 'audit',
+    summary: 'List the audit records that mutating commands write',
+    load: () => import('./commands/audit.js'),
+  },
+  {
     name: 'sandbox',
-    summary: 'Build a failure scenario on the local profile and run the simulated services',
+    summary: 'The embedded pipeline: scenarios, simulated services, message log',
     load: () => import('./commands/sandbox.js'),
   },
   {
     name: 'demo',
     summary: 'A full recovery drill on a temporary sandbox: break, diagnose, repair, verify',
     load: () => import('./commands/demo.js'),
+  },
+  {
+    name: 'config',
+    summary: 'Show the resolved configuration and profile',
+    load: () => import('./commands/config.js'),
   },
 ];
 

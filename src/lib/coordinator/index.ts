@@ -12,3 +12,6 @@ export {
   republishedPath,
   type LeaseKind,
 } from './paths.js';
+export * from './reconstruct.js';
+export * from './republish.js';
+export * from './show.js';

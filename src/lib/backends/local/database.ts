@@ -101,7 +101,14 @@ export class LocalDatabase {
 
   private async openWithRetry(): Promise<DuckDBConnection> {
     const { DuckDBInstance } = await import('@duckdb/node-api');
-    mkdirSync(dirname(this.path), { recursive: true });
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw new Unavailable(`Cannot create the folder for the sandbox file ${this.path}`, {
+        cause: error,
+        hint: 'Choose a sandbox path in a writable folder with --sandbox or PIPECTL_SANDBOX.',
+      });
+    }
     const deadline = Date.now() + this.lockTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
