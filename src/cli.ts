@@ -72,6 +72,11 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/sandbox.js'),
   },
   {
+    name: 'demo',
+    summary: 'A full recovery drill on a temporary sandbox: break, diagnose, repair, verify',
+    load: () => import('./commands/demo.js'),
+  },
+  {
     name: 'config',
     summary: 'Show the resolved configuration and profile',
     load: () => import('./commands/config.js'),
