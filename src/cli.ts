@@ -73,7 +73,7 @@ export const GROUPS: Group[] = [
   },
   {
     name: 'demo',
-    summary: 'A full recovery drill on a temporary sandbox: break, diagnose, repair, verify',
+    summary: 'A full recovery drill on a fresh local sandbox',
     load: () => import('./commands/demo.js'),
   },
   {
