@@ -49,7 +49,10 @@ export class LocalDatabase {
   private connection: DuckDBConnection | undefined;
   private opening: Promise<DuckDBConnection> | undefined;
   private users = 0;
-  private readonly owner = new AsyncLocalStorage<DuckDBConnection>();
+  private readonly owner = new AsyncLocalStorage<{
+    connection: DuckDBConnection;
+    atomic: boolean;
+  }>();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly lockTimeoutMs: number;
@@ -69,8 +72,35 @@ export class LocalDatabase {
     // Inside another `use` (a document transaction reading through the ports) the caller
     // already owns the connection; queueing behind itself would deadlock.
     const owned = this.owner.getStore();
-    if (owned) return fn(owned);
-    return this.hold(() => this.serial((c) => this.owner.run(c, () => fn(c))));
+    if (owned) return fn(owned.connection);
+    return this.hold(() =>
+      this.serial((connection) =>
+        this.owner.run({ connection, atomic: false }, () => fn(connection)),
+      ),
+    );
+  }
+
+  /**
+   * Runs `fn` in one database transaction. Called inside another `atomic` (a message published
+   * from within a document transaction), it joins the outer one: DuckDB has no nested
+   * transactions, and the outer commit or rollback covers both.
+   */
+  async atomic<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const owned = this.owner.getStore();
+    if (owned?.atomic) return fn(owned.connection);
+    return this.use((connection) =>
+      this.owner.run({ connection, atomic: true }, async () => {
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          const result = await fn(connection);
+          await connection.run('COMMIT');
+          return result;
+        } catch (error) {
+          await connection.run('ROLLBACK');
+          throw error;
+        }
+      }),
+    );
   }
 
   /** Keeps the file open across many statements (a bulk load, a whole drill step). */
