@@ -22,9 +22,39 @@ interface Group {
 /** Every command group, in the order `--help` lists them. */
 export const GROUPS: Group[] = [
   {
-    name: 'config',
-    summary: 'Show the resolved configuration and profile',
-    load: () => import('./commands/config.js'),
+    name: 'status',
+    summary: 'Whole-pipeline view for a date: gates, runs, batch, deadline, diagnosis, next step',
+    load: () => import('./commands/status.js'),
+  },
+  {
+    name: 'preflight',
+    summary: 'Check that every backend of the profile answers within a deadline',
+    load: () => import('./commands/preflight.js'),
+  },
+  {
+    name: 'phase',
+    summary: 'Trigger a phase for a date with guards; emergency paths around the orchestrators',
+    load: () => import('./commands/phase.js'),
+  },
+  {
+    name: 'orchestrator',
+    summary: 'Inspect the phase gates, find stuck ones, force-complete, reset or retrigger them',
+    load: () => import('./commands/orchestrator.js'),
+  },
+  {
+    name: 'coordinator',
+    summary: 'Phase 5 batch state and lease; reconstruct and republish missing predictions',
+    load: () => import('./commands/coordinator.js'),
+  },
+  {
+    name: 'changes',
+    summary: 'Inspect change detection per processor and verify stored row hashes',
+    load: () => import('./commands/changes.js'),
+  },
+  {
+    name: 'health',
+    summary: 'Silent-failure checks with an exit code for cron, and alerts',
+    load: () => import('./commands/health.js'),
   },
   {
     name: 'runbook',
@@ -37,14 +67,19 @@ export const GROUPS: Group[] = [
     load: () => import('./commands/audit.js'),
   },
   {
-    name: 'preflight',
-    summary: 'Check that every backend of the profile answers within a deadline',
-    load: () => import('./commands/preflight.js'),
+    name: 'sandbox',
+    summary: 'The embedded pipeline: scenarios, simulated services, message log',
+    load: () => import('./commands/sandbox.js'),
   },
   {
-    name: 'coordinator',
-    summary: 'Phase 5 batch state and lease; reconstruct and republish missing predictions',
-    load: () => import('./commands/coordinator.js'),
+    name: 'demo',
+    summary: 'A full recovery drill on a fresh local sandbox',
+    load: () => import('./commands/demo.js'),
+  },
+  {
+    name: 'config',
+    summary: 'Show the resolved configuration and profile',
+    load: () => import('./commands/config.js'),
   },
 ];
 

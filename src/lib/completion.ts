@@ -92,6 +92,8 @@ export interface GateView {
   lastReportAt: Date | null;
   /** Marked triggered but no message id recorded: the publish never happened (or crashed). */
   unpublished: boolean;
+  /** Completed by `force-complete --no-trigger`: marked on purpose without a message. */
+  triggerSuppressed: boolean;
   triggerTopic: string | null;
   triggerIdempotencyKey: string | null;
   triggerPublishedAt: Date | null;
@@ -124,6 +126,7 @@ interface GateDoc {
   correlationId: string | null;
   triggerTopic: string | null;
   triggerKey: string | null;
+  triggerSuppressed: boolean;
   entities: string[];
   fullBatch: boolean;
 }
@@ -144,6 +147,7 @@ function parseGate(data: DocData | undefined): GateDoc {
     correlationId: asString(d._correlation_id),
     triggerTopic: asString(d._trigger_topic),
     triggerKey: asString(d._trigger_idempotency_key),
+    triggerSuppressed: d._trigger_suppressed === true,
     entities: asStrings(d._entities),
     fullBatch: d._full_batch === true,
   };
@@ -233,6 +237,14 @@ function checkReport(report: ProcessorReport): void {
 // ---------------------------------------------------------------------------------------------
 // Recording reports
 
+export interface RecordOptions {
+  /**
+   * False: if these reports complete the gate, mark it triggered (so nobody triggers later)
+   * but publish nothing; the operator starts the next phase another way.
+   */
+  publish?: boolean;
+}
+
 interface ApplyResult {
   /** Per processor: true when its report changed nothing. */
   duplicates: Map<string, boolean>;
@@ -290,6 +302,7 @@ export async function recordReports(
   phase: GatedPhase,
   gameDate: GameDate,
   reports: ProcessorReport[],
+  options: RecordOptions = {},
 ): Promise<RecordOutcome[]> {
   checkPhase(phase);
   checkProcessors(
@@ -303,14 +316,19 @@ export async function recordReports(
   const expected = expectedProcessors(ctx.config, phase);
   const applied = await ctx.backends.documents.transaction(
     (tx) =>
-      applyReports(tx, path, expected, reports, ctx.config.entityCap, (marked) =>
-        nextPhaseTrigger(ctx.config, phase, gameDate, marked, 'orchestrator'),
+      applyReports(
+        tx,
+        path,
+        expected,
+        reports,
+        { entityCap: ctx.config.entityCap, suppress: options.publish === false },
+        (marked) => nextPhaseTrigger(ctx.config, phase, gameDate, marked, 'orchestrator'),
       ),
     { maxAttempts: GATE_TX_ATTEMPTS },
   );
 
   let trigger: RecordOutcome['trigger'];
-  if (applied.marked) {
+  if (applied.marked && options.publish !== false) {
     if (process.env[CRASH_HOOK_ENV] === '1') process.kill(process.pid, 'SIGKILL');
     trigger = await publishMarked(ctx, phase, gameDate, applied.marked, 'orchestrator');
   }
@@ -333,7 +351,7 @@ async function applyReports(
   path: string,
   expected: string[],
   reports: ProcessorReport[],
-  entityCap: number,
+  settings: { entityCap: number; suppress: boolean },
   triggerFor: (
     marked: Pick<MarkedTrigger, 'correlationId' | 'entities' | 'fullBatch'>,
   ) => PhaseTrigger,
@@ -378,7 +396,7 @@ async function applyReports(
     const counted = expected.map((p) => after.get(p)!);
     const merged = mergeEntities(
       counted.map((r) => r.entities_changed),
-      entityCap,
+      settings.entityCap,
     );
     // A forced report says nothing about what changed, so downstream must reprocess it all.
     const fullBatch = merged.fullBatch || counted.some((r) => r.forced || r.full_batch);
@@ -400,6 +418,7 @@ async function applyReports(
       _trigger_idempotency_key: trigger.idempotencyKey,
       _entities: entities,
       _full_batch: fullBatch,
+      ...(settings.suppress ? { _trigger_suppressed: true } : {}),
     });
   }
 
@@ -601,7 +620,8 @@ export function gateView(
     correlationId: gate.correlationId,
     firstReportAt: times.length ? new Date(Math.min(...times)) : null,
     lastReportAt: times.length ? new Date(Math.max(...times)) : null,
-    unpublished: gate.triggered && gate.triggerMessageId === null,
+    unpublished: gate.triggered && gate.triggerMessageId === null && !gate.triggerSuppressed,
+    triggerSuppressed: gate.triggerSuppressed,
     triggerTopic: gate.triggerTopic,
     triggerIdempotencyKey: gate.triggerKey,
     triggerPublishedAt: gate.triggerPublishedAt,

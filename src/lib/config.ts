@@ -26,6 +26,10 @@ export const PROFILE_NAMES = ['local', 'emulator', 'staging', 'prod'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 const name = z.string().regex(/^[A-Za-z0-9_\-]+$/, 'letters, digits, "_" and "-" only');
+/** A SQL column name: it is spliced (quoted) into queries, so nothing else is accepted. */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a column name: a letter or "_", then letters, digits, "_"');
 const tableName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'a `dataset.table` name');
@@ -110,10 +114,16 @@ const configSchema = z.strictObject({
     predictionMeanMax: z.number(),
     predictionBadRatioMax: z.number().min(0).max(1),
     featureNullRatioMax: z.number().min(0).max(1),
-    criticalFeatures: z.array(name).min(1),
+    criticalFeatures: z.array(identifier).min(1),
     zeroChangeHours: z.number().min(1).max(48),
     firstRunMinEntities: z.number().int().min(0),
     coverageWarnRatio: z.number().min(0).max(1),
+    /** Coverage below coverageWarnRatio fails (instead of warning) this close to the SLA. */
+    coverageFailWithinMinutes: z.number().int().min(0).max(1440),
+    /** A correlation id not in Phase 5 this long after its last early run is orphaned. */
+    orphanAfterMinutes: z.number().int().min(1).max(2880),
+    /** A gate that has not triggered and heard no report for this long is stuck. */
+    stuckGateMinutes: z.number().int().min(1).max(1440),
   }),
   coordinator: z.strictObject({
     leaseSeconds: z.number().int().min(10).max(86_400),
@@ -150,6 +160,9 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     zeroChangeHours: 6,
     firstRunMinEntities: 100,
     coverageWarnRatio: 0.95,
+    coverageFailWithinMinutes: 60,
+    orphanAfterMinutes: 120,
+    stuckGateMinutes: 30,
   },
   coordinator: { leaseSeconds: 600, staleAfterMinutes: 15, publishBatchSize: 100 },
   profiles: {

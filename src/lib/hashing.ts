@@ -17,8 +17,12 @@ export interface HashOptions {
 /** A hex SHA-256 (first 16 bytes) of the row's canonical form. */
 export function rowHash(row: Record<string, unknown>, options: HashOptions = {}): string {
   const exclude = new Set(options.exclude ?? DEFAULT_EXCLUDED_FIELDS);
+  // A NULL column, a field set to undefined and a field left out are the same stored row: a
+  // writer that omits a NULL column must get the hash that `changes verify-hash` recomputes
+  // from the row read back (where the column is present as null), or every stored hash would
+  // look wrong. A value turning NULL still changes the hash: its key leaves the canonical form.
   const fields = Object.keys(row)
-    .filter((key) => !exclude.has(key))
+    .filter((key) => !exclude.has(key) && row[key] !== undefined && row[key] !== null)
     .sort();
   const canonical = fields.map((key) => `${JSON.stringify(key)}:${canonicalValue(row[key])}`);
   return createHash('sha256')
@@ -33,7 +37,9 @@ export function rowHash(row: Record<string, unknown>, options: HashOptions = {})
  */
 function canonicalValue(value: unknown): string {
   if (value === null || value === undefined) return 'n';
-  if (value instanceof Date) return `t${value.toISOString()}`;
+  // An invalid Date has no ISO form (toISOString throws); it is still a value, not a crash.
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? 't?' : `t${value.toISOString()}`;
   if (typeof value === 'number') return `f${String(value)}`;
   if (typeof value === 'bigint') return `f${value.toString()}`;
   if (typeof value === 'boolean') return value ? 'b1' : 'b0';
@@ -41,6 +47,7 @@ function canonicalValue(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalValue).join(',')}]`;
   if (typeof value === 'object') {
     const entries = Object.keys(value as object)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonicalValue((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;

@@ -61,35 +61,47 @@ export function createPolicy(options: PolicyOptions): ResiliencePolicy {
   const classify = options.classify ?? ((error: unknown) => error);
   const hint = options.hint ?? `Check that ${options.name} is running and reachable.`;
   const halfOpenAfter = options.halfOpenAfterMs ?? 10_000;
-  const isTransient = handleWhen((error) => error instanceof Unavailable);
+  // Transient: the backend said "unavailable" (after classification) or missed the deadline.
+  const isTransient = handleWhen(
+    (error) => error instanceof Unavailable || error instanceof TaskCancelledError,
+  );
   const breaker: CircuitBreakerPolicy = circuitBreaker(isTransient, {
     halfOpenAfter,
     breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5),
   });
-  const retries = options.retries ?? 2;
-  const retrying = retry(isTransient, {
-    maxAttempts: retries,
-    backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }),
-  });
+  const retrying = retry(
+    handleWhen((error) => error instanceof Unavailable),
+    {
+      maxAttempts: options.retries ?? 2,
+      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }),
+    },
+  );
 
   return {
     name: options.name,
     async execute<T>(fn: (signal: AbortSignal) => Promise<T>, call: CallOptions = {}) {
       const deadlineMs = call.timeoutMs ?? options.timeoutMs;
       const deadline = timeout(deadlineMs, TimeoutStrategy.Aggressive);
-      // Classify inside the breaker so it counts only failures that mean "backend unwell",
-      // never a lost precondition or a bad query.
-      const attempt = (signal: AbortSignal) =>
-        breaker.execute(async () => {
-          try {
-            return await fn(signal);
-          } catch (error) {
-            throw classify(error);
-          }
-        });
+      // Classify each attempt so only "backend unwell" is retried, never a lost
+      // precondition or a bad query.
+      const attempt = async (signal: AbortSignal) => {
+        // The retry loop may wake from its backoff after the deadline passed: start nothing.
+        if (signal.aborted) throw new TaskCancelledError('The deadline passed');
+        try {
+          return await fn(signal);
+        } catch (error) {
+          throw classify(error);
+        }
+      };
+      // The breaker sees one outcome per call (retries and deadline included), so it opens
+      // after that many calls in a row failed, not after one call's retries.
       try {
-        return await deadline.execute(({ signal }) =>
-          call.idempotent === false ? attempt(signal) : retrying.execute(() => attempt(signal)),
+        return await breaker.execute(() =>
+          deadline.execute(({ signal }) =>
+            call.idempotent === false
+              ? attempt(signal)
+              : retrying.execute(({ signal: inner }) => attempt(inner), signal),
+          ),
         );
       } catch (error) {
         throw translate(error, options.name, deadlineMs, halfOpenAfter, hint);

@@ -135,7 +135,7 @@ for (const adapter of adapters()) {
       expect((await docs.get(path)).exists).toBe(false);
     });
 
-    it('lists only the direct children of a collection, ordered by id, honouring limit', async () => {
+    it('lists only the direct children of a collection, ordered by id either way, honouring limit', async () => {
       for (const id of ['2026-12-12', '2026-12-10', '2026-12-11']) {
         await docs.set(`ops_audit_list/${id}`, { id });
       }
@@ -145,6 +145,8 @@ for (const adapter of adapters()) {
       expect(listed[0]?.data).toEqual({ id: '2026-12-10' });
       const limited = await docs.list('ops_audit_list', { limit: 2 });
       expect(limited.map((snap) => snap.id)).toEqual(['2026-12-10', '2026-12-11']);
+      const newest = await docs.list('ops_audit_list', { limit: 2, descending: true });
+      expect(newest.map((snap) => snap.id)).toEqual(['2026-12-12', '2026-12-11']);
     });
 
     it(`loses no increment when ${adapter.contention.writers} transactions update one document at once, and exactly one sees the final count`, async () => {

@@ -101,6 +101,7 @@ export async function startEmulator(
   });
   if (typeof log === 'number') closeSync(log);
   if (child.pid === undefined) throw new Error(`Could not start the ${kind} emulator`);
+  startReaper(child.pid);
 
   const emulator: Emulator = {
     kind,
@@ -136,6 +137,25 @@ function canConnect(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * A tiny detached watcher that kills the emulator's process group when this process is gone,
+ * however it went: the test runner may exit on Ctrl-C or be killed outright before any exit
+ * handler runs. It ends by itself once the group has stopped.
+ */
+function startReaper(group: number): void {
+  const script = `
+    const [parent, group] = process.argv.slice(1).map(Number);
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    setInterval(() => {
+      if (!alive(-group)) process.exit(0);
+      if (!alive(parent)) { try { process.kill(-group, 'SIGKILL'); } catch {} process.exit(0); }
+    }, 500);`;
+  spawn(process.execPath, ['-e', script, String(process.pid), String(group)], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
 }
 
 /** Terminates the process group, then kills it if it is still there after a grace period. */

@@ -55,6 +55,10 @@ export function classifyGrpc(error: unknown, target: Target, subject?: string): 
         `${what} kept changing under concurrent writers: ${googleMessage(error)}`,
         'conflict',
       );
+    case Grpc.FAILED_PRECONDITION:
+      return new OperationFailed(`${target.name} refused the request: ${googleMessage(error)}`, {
+        cause: error,
+      });
     case Grpc.UNAVAILABLE:
     case Grpc.DEADLINE_EXCEEDED:
     case Grpc.RESOURCE_EXHAUSTED:

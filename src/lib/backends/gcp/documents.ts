@@ -14,7 +14,7 @@ import type {
   UpdateData,
 } from '@google-cloud/firestore';
 
-import { UserError } from '../../errors.js';
+import { OperationFailed, PreconditionFailed, UserError } from '../../errors.js';
 import type { ResiliencePolicy } from '../../resilience.js';
 import {
   DeleteField,
@@ -40,6 +40,9 @@ export const DEFAULT_TRANSACTION_ATTEMPTS = 30;
 const CLOCK_COLLECTION = '_pipectl_clock';
 
 export class FirestoreDocuments implements Documents {
+  /** Client calls still running, including ones abandoned at their deadline. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
   constructor(
     private readonly db: Firestore,
     private readonly sdk: FirestoreModule,
@@ -79,11 +82,33 @@ export class FirestoreDocuments implements Documents {
   }
 
   async list(collectionPath: string, options: ListOptions = {}): Promise<DocSnapshot[]> {
-    const direction = options.descending ? 'desc' : 'asc';
-    let query = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId(), direction);
-    if (options.limit !== undefined) query = query.limit(options.limit);
-    const result = await this.call(collectionPath, () => query.get());
-    return result.docs.map((snap) => this.snapshot(snap));
+    const byId = this.collection(collectionPath).orderBy(this.sdk.FieldPath.documentId());
+    if (!options.descending) {
+      const query = options.limit === undefined ? byId : byId.limit(options.limit);
+      const result = await this.call(collectionPath, () => query.get());
+      return result.docs.map((snap) => this.snapshot(snap));
+    }
+    const descending = this.collection(collectionPath).orderBy(
+      this.sdk.FieldPath.documentId(),
+      'desc',
+    );
+    const query = options.limit === undefined ? descending : descending.limit(options.limit);
+    try {
+      const result = await this.call(collectionPath, () => query.get());
+      return result.docs.map((snap) => this.snapshot(snap));
+    } catch (error) {
+      const refusedScan =
+        error instanceof OperationFailed &&
+        !(error instanceof PreconditionFailed) &&
+        /descending/i.test(error.message);
+      if (!refusedScan) throw error;
+      // Limitation: the Firestore emulator refuses descending scans by document id
+      // ("does not support descending key scans"); there, read ascending and reverse,
+      // which costs a read of the whole collection.
+      const result = await this.call(collectionPath, () => byId.get());
+      const newest = result.docs.reverse().slice(0, options.limit);
+      return newest.map((snap) => this.snapshot(snap));
+    }
   }
 
   async transaction<T>(
@@ -96,9 +121,9 @@ export class FirestoreDocuments implements Documents {
     return this.policy.execute(
       async () => {
         try {
-          return await this.db.runTransaction((tx) => fn(this.wrapTransaction(tx)), {
-            maxAttempts,
-          });
+          return await this.track(
+            this.db.runTransaction((tx) => fn(this.wrapTransaction(tx)), { maxAttempts }),
+          );
         } catch (error) {
           throw classifyGrpc(error, this.target, 'A document written in the transaction');
         }
@@ -127,11 +152,36 @@ export class FirestoreDocuments implements Documents {
     };
   }
 
+  /**
+   * Closes the client once no call is running. The Firestore client keeps retrying an
+   * unreachable host long after our deadline gave up on it, and terminating it underneath
+   * such a call raises an unhandled rejection inside the client; so terminate waits for
+   * them, in the background after a short grace.
+   */
+  async close(graceMs = 1_000): Promise<void> {
+    const settled = Promise.allSettled([...this.inflight]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([settled, grace]);
+    clearTimeout(timer);
+    if (this.inflight.size === 0) return this.db.terminate();
+    // Limitation: with calls still retrying an unreachable host, the process stays alive
+    // until the client gives up on them (up to about a minute) unless it exits explicitly.
+    void settled.then(() => this.db.terminate()).catch(() => undefined);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work);
+    const forget = () => void this.inflight.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
   private call<T>(subject: string, fn: () => Promise<T>, idempotent = true): Promise<T> {
     return this.policy.execute(
       async () => {
         try {
-          return await fn();
+          return await this.track(fn());
         } catch (error) {
           throw classifyGrpc(error, this.target, `Document ${subject}`);
         }

@@ -133,7 +133,7 @@ export async function openGcpBackends(profile: Profile): Promise<Backends> {
       }
     },
     close() {
-      closed ??= Promise.allSettled([firestore.terminate(), bus.close()]).then(() => undefined);
+      closed ??= Promise.allSettled([documents.close(), bus.close()]).then(() => undefined);
       return closed;
     },
   };

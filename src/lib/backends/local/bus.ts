@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 
-import { TIMESTAMP, VARCHAR, timestampValue } from '@duckdb/node-api';
+import { BIGINT, LIST, TIMESTAMP, VARCHAR, listValue, timestampValue } from '@duckdb/node-api';
 
 import type { Bus, OutgoingMessage, PublishOutcome } from '../ports.js';
 import { LocalDatabase } from './database.js';
@@ -96,6 +96,27 @@ export class MessageLog {
         consumedAt: (row.consumed_at as Date | null) ?? null,
         consumedBy: (row.consumed_by as string | null) ?? null,
       }));
+    });
+  }
+
+  /**
+   * Marks many messages consumed in one statement; returns the seqs this call took (a seq
+   * another consumer already took is left out).
+   */
+  async consumeMany(seqs: number[], consumer: string): Promise<number[]> {
+    if (seqs.length === 0) return [];
+    return this.db.use(async (c) => {
+      const reader = await c.runAndReadAll(
+        `UPDATE _pipectl.messages SET consumed_at = $now, consumed_by = $consumer
+         WHERE seq IN (SELECT UNNEST($seqs)) AND consumed_at IS NULL RETURNING seq`,
+        {
+          now: timestampValue(BigInt(Date.now()) * 1000n),
+          consumer,
+          seqs: listValue(seqs.map((s) => BigInt(s))),
+        },
+        { now: TIMESTAMP, seqs: LIST(BIGINT) },
+      );
+      return reader.getRows().map((row) => Number(row[0]));
     });
   }
 

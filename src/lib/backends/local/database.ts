@@ -5,6 +5,7 @@
  * statements go through one connection, one at a time.
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -48,6 +49,7 @@ export class LocalDatabase {
   private connection: DuckDBConnection | undefined;
   private opening: Promise<DuckDBConnection> | undefined;
   private users = 0;
+  private readonly owner = new AsyncLocalStorage<DuckDBConnection>();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly lockTimeoutMs: number;
@@ -64,7 +66,11 @@ export class LocalDatabase {
    * inside `use` or `hold`, and is closed right after the last one leaves.
    */
   async use<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.hold(() => this.serial(fn));
+    // Inside another `use` (a document transaction reading through the ports) the caller
+    // already owns the connection; queueing behind itself would deadlock.
+    const owned = this.owner.getStore();
+    if (owned) return fn(owned);
+    return this.hold(() => this.serial((c) => this.owner.run(c, () => fn(c))));
   }
 
   /** Keeps the file open across many statements (a bulk load, a whole drill step). */
@@ -101,7 +107,14 @@ export class LocalDatabase {
 
   private async openWithRetry(): Promise<DuckDBConnection> {
     const { DuckDBInstance } = await import('@duckdb/node-api');
-    mkdirSync(dirname(this.path), { recursive: true });
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw new Unavailable(`Cannot create the folder for the sandbox file ${this.path}`, {
+        cause: error,
+        hint: 'Choose a sandbox path in a writable folder with --sandbox or PIPECTL_SANDBOX.',
+      });
+    }
     const deadline = Date.now() + this.lockTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,13 +1,14 @@
 /**
- * Documents in the embedded file. Each document carries a version drawn from one sequence;
- * a transaction remembers the versions it read and commits only if none changed (optimistic
- * compare-and-set), otherwise it runs again with fresh reads. Versions are never reused, so a
- * document deleted and recreated between a read and a commit is still seen as changed.
+ * Documents in the embedded file. The file has one connection per process and only one
+ * process can hold it, so a transaction that keeps the connection from its first read to its
+ * commit is serializable by construction: writers racing on one document queue rather than
+ * conflict and retry. Each write also bumps a version drawn from one sequence, which tells two
+ * states of a document apart even when a document is deleted and recreated.
  */
 
 import { TIMESTAMP, timestampValue, type DuckDBConnection } from '@duckdb/node-api';
 
-import { OperationFailed, PreconditionFailed } from '../../errors.js';
+import { PreconditionFailed } from '../../errors.js';
 import {
   DeleteField,
   ServerTimestamp,
@@ -19,7 +20,7 @@ import {
   type SetOptions,
   type TransactionOptions,
 } from '../ports.js';
-import { LocalDatabase, sleep } from './database.js';
+import { LocalDatabase } from './database.js';
 import { splitDocPath, splitCollectionPath } from '../paths.js';
 
 type Write =
@@ -34,8 +35,6 @@ interface Stored {
   updateTime: Date;
 }
 
-class Conflict extends Error {}
-
 export class LocalDocuments implements Documents {
   constructor(private readonly db: LocalDatabase) {}
 
@@ -46,19 +45,19 @@ export class LocalDocuments implements Documents {
   }
 
   create(path: string, data: DocData): Promise<void> {
-    return this.commit(new Map(), [{ kind: 'create', path, data }]);
+    return this.commit([{ kind: 'create', path, data }]);
   }
 
   set(path: string, data: DocData, options: SetOptions = {}): Promise<void> {
-    return this.commit(new Map(), [{ kind: 'set', path, data, merge: options.merge ?? false }]);
+    return this.commit([{ kind: 'set', path, data, merge: options.merge ?? false }]);
   }
 
   update(path: string, data: DocData): Promise<void> {
-    return this.commit(new Map(), [{ kind: 'update', path, data }]);
+    return this.commit([{ kind: 'update', path, data }]);
   }
 
   delete(path: string): Promise<void> {
-    return this.commit(new Map(), [{ kind: 'delete', path }]);
+    return this.commit([{ kind: 'delete', path }]);
   }
 
   async list(collectionPath: string, options: ListOptions = {}): Promise<DocSnapshot[]> {
@@ -83,25 +82,29 @@ export class LocalDocuments implements Documents {
     );
   }
 
+  /**
+   * A transaction holds the file's only connection from its first read to its commit. While
+   * it does, no other process can open the file and no other statement of this process runs,
+   * so the reads and writes are serializable without retries: racing writers queue instead of
+   * conflicting, which keeps many simultaneous reports on one gate cheap.
+   */
   async transaction<T>(
     fn: (tx: DocTransaction) => Promise<T>,
-    options: TransactionOptions = {},
+    _options: TransactionOptions = {},
   ): Promise<T> {
-    const maxAttempts = options.maxAttempts ?? 200;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const tx = new LocalTransaction(this.db);
-      const result = await fn(tx);
+    return this.db.use(async (c) => {
+      await c.run('BEGIN TRANSACTION');
       try {
-        await this.commit(tx.reads, tx.writes);
+        const tx = new LocalTransaction(c);
+        const result = await fn(tx);
+        const now = new Date();
+        for (const write of tx.writes) await applyWrite(c, write, now);
+        await c.run('COMMIT');
         return result;
       } catch (error) {
-        if (!(error instanceof Conflict)) throw error;
-        // Back off with jitter so that writers racing on one document spread out.
-        await sleep(Math.random() * Math.min(50, 2 * attempt));
+        await c.run('ROLLBACK');
+        throw error;
       }
-    }
-    throw new OperationFailed(`A transaction gave up after ${maxAttempts} conflicting attempts`, {
-      hint: 'Another writer keeps changing the same document; retry when it is quieter.',
     });
   }
 
@@ -109,15 +112,11 @@ export class LocalDocuments implements Documents {
     return new Date();
   }
 
-  /** Checks every read version and applies every write atomically, or throws Conflict. */
-  private commit(reads: Map<string, number>, writes: Write[]): Promise<void> {
+  /** Applies writes atomically. */
+  private commit(writes: Write[]): Promise<void> {
     return this.db.use(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        for (const [path, version] of reads) {
-          const current = await readStored(c, path);
-          if ((current?.version ?? 0) !== version) throw new Conflict(path);
-        }
         const now = new Date();
         for (const write of writes) await applyWrite(c, write, now);
         await c.run('COMMIT');
@@ -130,17 +129,14 @@ export class LocalDocuments implements Documents {
 }
 
 class LocalTransaction implements DocTransaction {
-  readonly reads = new Map<string, number>();
   readonly writes: Write[] = [];
 
-  constructor(private readonly db: LocalDatabase) {}
+  constructor(private readonly connection: DuckDBConnection) {}
 
   async get(path: string): Promise<DocSnapshot> {
     if (this.writes.length > 0) throw new TypeError('A transaction must read before it writes');
     splitDocPath(path);
-    const stored = await this.db.use((c) => readStored(c, path));
-    this.reads.set(path, stored?.version ?? 0);
-    return snapshot(path, stored);
+    return snapshot(path, await readStored(this.connection, path));
   }
 
   create(path: string, data: DocData): void {
