@@ -49,10 +49,8 @@ export class LocalDatabase {
   private connection: DuckDBConnection | undefined;
   private opening: Promise<DuckDBConnection> | undefined;
   private users = 0;
-  private readonly owner = new AsyncLocalStorage<{
-    connection: DuckDBConnection;
-    atomic: boolean;
-  }>();
+  /** The connection owned by the current async call chain, and a queue for its nested calls. */
+  private readonly owner = new AsyncLocalStorage<Owner>();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly lockTimeoutMs: number;
@@ -72,10 +70,10 @@ export class LocalDatabase {
     // Inside another `use` (a document transaction reading through the ports) the caller
     // already owns the connection; queueing behind itself would deadlock.
     const owned = this.owner.getStore();
-    if (owned) return fn(owned.connection);
+    if (owned) return owned.nested(() => fn(owned.connection));
     return this.hold(() =>
       this.serial((connection) =>
-        this.owner.run({ connection, atomic: false }, () => fn(connection)),
+        this.owner.run(new Owner(connection, false), () => fn(connection)),
       ),
     );
   }
@@ -87,9 +85,9 @@ export class LocalDatabase {
    */
   async atomic<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     const owned = this.owner.getStore();
-    if (owned?.atomic) return fn(owned.connection);
+    if (owned?.atomic) return owned.nested(() => fn(owned.connection));
     return this.use((connection) =>
-      this.owner.run({ connection, atomic: true }, async () => {
+      this.owner.run(new Owner(connection, true), async () => {
         await connection.run('BEGIN TRANSACTION');
         try {
           const result = await fn(connection);
@@ -191,4 +189,24 @@ export class LocalDatabase {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Calls made from inside a `use` share its connection. A connection runs one statement at a
+ * time, so those nested calls (say, two reads awaited together inside a transaction) queue
+ * among themselves.
+ */
+class Owner {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly connection: DuckDBConnection,
+    readonly atomic: boolean,
+  ) {}
+
+  nested<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
 }
