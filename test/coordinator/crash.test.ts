@@ -100,4 +100,67 @@ describe('republish after being killed', () => {
     const again = await runCli([...args, '--json'], { env });
     expect(again.events().at(-1)).toMatchObject({ published: 0, failed: 0 });
   }, 300_000);
+
+  it('stops after the batch in flight on Ctrl-C, and the next run sends the rest with no duplicate', async () => {
+    const sandbox = tempSandbox('pipectl-coord-sigint-');
+    const config = join(dirname(sandbox), 'pipectl.config.json');
+    writeFileSync(config, JSON.stringify({ coordinator: { publishBatchSize: BATCH_SIZE } }));
+    const missing = players(200);
+    const ctx = localContext(sandbox);
+    await writeFeatures(ctx, DATE, missing);
+    await ctx.backends.documents.set(`predictions/${DATE}`, {
+      batch_id: 'batch-int',
+      correlation_id: 'corr-int',
+      status: 'running',
+      expected: missing.length,
+      completed: 0,
+    });
+    await ctx.backends.close();
+    const env = { PIPECTL_SANDBOX: sandbox };
+    const args = [
+      '--config',
+      config,
+      'coordinator',
+      'republish',
+      '--date',
+      DATE,
+      '--yes',
+      '--json',
+    ];
+
+    const interrupted = await new Promise<{ code: number | null; stdout: string }>(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, ...args, '--rate', '50/s'], {
+          cwd: ROOT,
+          env: { ...process.env, CI: '1', NO_COLOR: '1', ...env },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          // Interrupt as soon as the first batch is reported: the second is then in flight.
+          if (stdout.includes('"event":"batch"') && !child.killed) child.kill('SIGINT');
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout }));
+      },
+    );
+    expect(interrupted.code).toBe(1);
+    const events = interrupted.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = events.at(-1)!;
+    expect(summary).toMatchObject({ event: 'summary', interrupted: true, failed: 0 });
+    expect(Number(summary.published)).toBeLessThan(missing.length);
+
+    const rest = await runCli(args, { env });
+    expect(rest.code).toBe(0);
+    expect(rest.events().at(-1)).toMatchObject({
+      published: missing.length - Number(summary.published),
+    });
+    const counts = await requestCounts(sandbox);
+    expect(counts.size).toBe(missing.length);
+    expect(duplicates(counts)).toBe(0);
+  }, 120_000);
 });

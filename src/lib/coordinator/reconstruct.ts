@@ -19,7 +19,7 @@ export interface Reconstruction {
   completed: number;
   /** Expected players without a prediction, sorted. */
   missing: string[];
-  /** Expected players with a prediction, sorted; needed to rebuild per-player markers. */
+  /** Expected players with a prediction, sorted; only with `withPredicted` (for rebuilding). */
   predicted: string[];
   /** The batch and correlation id of the day's latest prediction row, if any. */
   latestBatchId: string | null;
@@ -27,17 +27,35 @@ export interface Reconstruction {
 }
 
 interface ReconstructRow extends Row {
-  player_lookup: string;
-  predicted: boolean;
+  expected: number;
+  missing: string[] | null;
+  predicted: string[] | null;
   latest_batch_id: string | null;
   latest_correlation_id: string | null;
 }
 
 /**
+ * One row whatever the size of the day: the missing players come back as one array, not one
+ * row each, which keeps a 50,000-player answer to a single small JSON value rather than
+ * 50,000 row objects. The predicted list is filled only when asked for (`@with_predicted`).
  * Table names come from validated configuration (`dataset.table`, identifiers only); every
  * value is a named parameter.
  */
-function reconstructSql(featureStore: string, predictions: string): string {
+function reconstructSql(featureStore: string, predictions: string | null): string {
+  const predicted =
+    predictions === null
+      ? 'SELECT CAST(NULL AS STRING) AS player_lookup FROM expected WHERE FALSE'
+      : `SELECT DISTINCT player_lookup
+  FROM \`${predictions}\`
+  WHERE game_date = @game_date AND (@since IS NULL OR created_at >= @since)`;
+  const latest =
+    predictions === null
+      ? 'SELECT CAST(NULL AS STRING) AS batch_id, CAST(NULL AS STRING) AS correlation_id'
+      : `SELECT batch_id, correlation_id
+  FROM \`${predictions}\`
+  WHERE game_date = @game_date
+  ORDER BY created_at DESC
+  LIMIT 1`;
   return `
 WITH expected AS (
   SELECT DISTINCT player_lookup
@@ -45,37 +63,24 @@ WITH expected AS (
   WHERE game_date = @game_date AND is_production_ready = TRUE
 ),
 predicted AS (
-  SELECT DISTINCT player_lookup
-  FROM \`${predictions}\`
-  WHERE game_date = @game_date AND (@since IS NULL OR created_at >= @since)
+  ${predicted}
+),
+joined AS (
+  SELECT e.player_lookup AS player_lookup, p.player_lookup IS NOT NULL AS is_predicted
+  FROM expected e
+  LEFT JOIN predicted p ON p.player_lookup = e.player_lookup
 ),
 latest AS (
-  SELECT batch_id, correlation_id
-  FROM \`${predictions}\`
-  WHERE game_date = @game_date
-  ORDER BY created_at DESC
-  LIMIT 1
+  ${latest}
 )
 SELECT
-  e.player_lookup AS player_lookup,
-  p.player_lookup IS NOT NULL AS predicted,
+  (SELECT COUNT(*) FROM joined) AS expected,
+  ARRAY(SELECT player_lookup FROM joined WHERE NOT is_predicted ORDER BY player_lookup) AS missing,
+  ARRAY(
+    SELECT player_lookup FROM joined WHERE is_predicted AND @with_predicted ORDER BY player_lookup
+  ) AS predicted,
   (SELECT batch_id FROM latest) AS latest_batch_id,
-  (SELECT correlation_id FROM latest) AS latest_correlation_id
-FROM expected e
-LEFT JOIN predicted p ON p.player_lookup = e.player_lookup
-ORDER BY e.player_lookup`;
-}
-
-function expectedOnlySql(featureStore: string): string {
-  return `
-SELECT DISTINCT
-  player_lookup,
-  FALSE AS predicted,
-  CAST(NULL AS STRING) AS latest_batch_id,
-  CAST(NULL AS STRING) AS latest_correlation_id
-FROM \`${featureStore}\`
-WHERE game_date = @game_date AND is_production_ready = TRUE
-ORDER BY player_lookup`;
+  (SELECT correlation_id FROM latest) AS latest_correlation_id`;
 }
 
 export function isMissingTable(error: unknown, table: string): boolean {
@@ -87,15 +92,20 @@ export function isMissingTable(error: unknown, table: string): boolean {
 export async function reconstruct(
   ctx: LibContext,
   gameDate: GameDate,
-  options: { since?: Date | null } = {},
+  options: { since?: Date | null; withPredicted?: boolean } = {},
 ): Promise<Reconstruction> {
   const { featureStore, predictions } = ctx.config.tables;
+  const { warehouse } = ctx.backends;
   const since = options.since ?? null;
-  const params = { game_date: param.date(gameDate), since: param.timestamp(since) };
+  const params = {
+    game_date: param.date(gameDate),
+    since: param.timestamp(since),
+    with_predicted: param.bool(options.withPredicted === true),
+  };
   const queryOptions = { timeoutMs: ctx.config.profile.timeoutMs };
   let rows: ReconstructRow[];
   try {
-    rows = await ctx.backends.warehouse.query<ReconstructRow>(
+    rows = await warehouse.query<ReconstructRow>(
       reconstructSql(featureStore, predictions),
       params,
       queryOptions,
@@ -104,25 +114,24 @@ export async function reconstruct(
     // A coordinator that crashed before any worker wrote has no predictions table yet: every
     // expected player is missing. Any other failure (the feature store missing) is reported.
     if (!isMissingTable(error, predictions)) throw error;
-    rows = await ctx.backends.warehouse.query<ReconstructRow>(
-      expectedOnlySql(featureStore),
-      { game_date: params.game_date },
+    rows = await warehouse.query<ReconstructRow>(
+      reconstructSql(featureStore, null),
+      { game_date: params.game_date, with_predicted: params.with_predicted },
       queryOptions,
     );
   }
-
-  const missing: string[] = [];
-  const predicted: string[] = [];
-  for (const row of rows) (row.predicted ? predicted : missing).push(row.player_lookup);
+  const row = rows[0];
+  const missing = row?.missing ?? [];
+  const expected = Number(row?.expected ?? 0);
   return {
     gameDate,
     since,
-    expected: rows.length,
-    completed: predicted.length,
+    expected,
+    completed: expected - missing.length,
     missing,
-    predicted,
-    latestBatchId: rows[0]?.latest_batch_id ?? null,
-    latestCorrelationId: rows[0]?.latest_correlation_id ?? null,
+    predicted: row?.predicted ?? [],
+    latestBatchId: row?.latest_batch_id ?? null,
+    latestCorrelationId: row?.latest_correlation_id ?? null,
   };
 }
 

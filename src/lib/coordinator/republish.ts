@@ -58,8 +58,15 @@ export async function planRepublish(
   gameDate: GameDate,
   selection: RepublishSelection = {},
 ): Promise<RepublishPlan> {
-  const batch = await readBatch(ctx, gameDate);
-  const found = await reconstruct(ctx, gameDate, { since: selection.since ?? null });
+  // Three independent reads, side by side: the batch document, the warehouse, the ledger.
+  const [batch, found, ledger] = await Promise.all([
+    readBatch(ctx, gameDate),
+    reconstruct(ctx, gameDate, {
+      since: selection.since ?? null,
+      withPredicted: selection.players !== undefined,
+    }),
+    readLedger(ctx, gameDate),
+  ]);
 
   const batchId = batch.batchId ?? found.latestBatchId;
   const correlationId = batch.correlationId ?? found.latestCorrelationId;
@@ -71,7 +78,6 @@ export async function planRepublish(
     });
   }
 
-  const ledger = await readLedger(ctx, gameDate);
   const wanted = selection.players ? new Set(selection.players) : null;
   const expectedSet = wanted ? new Set([...found.missing, ...found.predicted]) : null;
   const predictedSet = wanted ? new Set(found.predicted) : null;
@@ -110,6 +116,24 @@ export async function planRepublish(
     completed: found.completed,
     requests,
     skipped,
+  };
+}
+
+/**
+ * The same plan with a fresh look at the ledger: what another run recorded since the plan was
+ * made is dropped. Used once the republish lease is held, so the final list cannot overlap
+ * with a run that finished in between.
+ */
+export async function refreshPlan(ctx: LibContext, plan: RepublishPlan): Promise<RepublishPlan> {
+  const ledger = await readLedger(ctx, plan.gameDate);
+  const requests = plan.requests.filter((r) => ledger.get(r.player)?.batchId !== plan.batchId);
+  return {
+    ...plan,
+    requests,
+    skipped: {
+      ...plan.skipped,
+      republished: plan.skipped.republished + plan.requests.length - requests.length,
+    },
   };
 }
 
@@ -152,21 +176,22 @@ export async function takeRepublishLeases(
   options: { force?: boolean } = {},
 ): Promise<RepublishLeases> {
   const ttl = ctx.config.coordinator.leaseSeconds;
-  const own = await acquireLease(ctx, gameDate, holder, ttl, {
-    kind: 'republish',
-    takeOver: heldByDeadLocalProcess,
-  });
-  if (!own.acquired) throw republishRunning(gameDate, own.lease);
+  const [own, coordinator] = await Promise.all([
+    acquireLease(ctx, gameDate, holder, ttl, {
+      kind: 'republish',
+      takeOver: heldByDeadLocalProcess,
+    }),
+    acquireLease(ctx, gameDate, holder, ttl, { takeOver: heldByDeadLocalProcess }),
+  ]);
+  const leases = { holder, holdsCoordinatorLease: coordinator.acquired, overridden: null };
+  if (own.acquired && coordinator.acquired) return leases;
+  if (own.acquired && options.force === true) return { ...leases, overridden: coordinator.lease };
 
-  const coordinator = await acquireLease(ctx, gameDate, holder, ttl, {
-    takeOver: heldByDeadLocalProcess,
-  });
-  if (coordinator.acquired) return { holder, holdsCoordinatorLease: true, overridden: null };
-  if (options.force === true) {
-    return { holder, holdsCoordinatorLease: false, overridden: coordinator.lease };
-  }
-  await releaseLease(ctx, gameDate, holder, { kind: 'republish' });
-  throw coordinatorActive(gameDate, coordinator.lease);
+  // Refused: give back whichever of the two was taken.
+  await releaseRepublishLeases(ctx, gameDate, { ...leases, holdsOwnLease: own.acquired });
+  throw own.acquired
+    ? coordinatorActive(gameDate, coordinator.lease)
+    : republishRunning(gameDate, own.lease);
 }
 
 /** Read-only version of the same guard, for the plan and --dry-run (which take no lease). */
@@ -186,10 +211,14 @@ export async function checkRepublishLeases(
 export async function releaseRepublishLeases(
   ctx: LibContext,
   gameDate: GameDate,
-  leases: RepublishLeases,
+  leases: RepublishLeases & { holdsOwnLease?: boolean },
 ): Promise<void> {
-  if (leases.holdsCoordinatorLease) await releaseLease(ctx, gameDate, leases.holder);
-  await releaseLease(ctx, gameDate, leases.holder, { kind: 'republish' });
+  await Promise.all([
+    leases.holdsCoordinatorLease ? releaseLease(ctx, gameDate, leases.holder) : undefined,
+    leases.holdsOwnLease === false
+      ? undefined
+      : releaseLease(ctx, gameDate, leases.holder, { kind: 'republish' }),
+  ]);
 }
 
 function republishRunning(gameDate: GameDate, lease: Lease): Refusal {
