@@ -79,7 +79,7 @@ export const RUNBOOKS: Runbook[] = [
     title: 'A gate is marked triggered but its message was never published',
     symptom: '`orchestrator show` says triggered with no message id',
     doc: 'docs/runbooks/lost-trigger.md',
-    defaultPhase: 3,
+    defaultPhase: 2,
     steps: [
       {
         title: 'Show the gate and its trigger state',
@@ -140,6 +140,12 @@ export const RUNBOOKS: Runbook[] = [
         args: (p) => ['coordinator', 'unlock', '--date', p.date],
         mutates: true,
       },
+      {
+        title: 'Start Phase 5 again now that the date is free',
+        args: (p) => ['phase', 'run', '5', '--date', p.date],
+        mutates: true,
+      },
+      drain,
       status,
     ],
   },

@@ -74,6 +74,10 @@ const EXPECTED: Record<Exclude<ScenarioName, 'healthy'>, { code: string; next: R
   'empty-output': { code: 'empty-output', next: /^pipectl health --date / },
   'orphaned-correlation': { code: 'orphaned-correlation', next: /^pipectl phase run 4 --date / },
   'backup-during-run': { code: 'start-during-run', next: /^pipectl coordinator show --date / },
+  'lost-trigger': {
+    code: 'trigger-unpublished',
+    next: /^pipectl orchestrator retrigger --phase 2 --date /,
+  },
 };
 
 describe('sandbox init + status', () => {

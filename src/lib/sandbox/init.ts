@@ -278,6 +278,15 @@ async function writeScenario(day: GameDay, scenario: ScenarioName): Promise<Faul
       return NO_FAULTS;
     }
 
+    case 'lost-trigger': {
+      // The orchestrator committed "Phase 2 complete, triggered" and died before publishing:
+      // the gate says triggered, no phase3-trigger message exists, and nothing downstream ran.
+      day.start(100);
+      const p2 = await day.phasesThrough(2, NO_FAULTS);
+      day.gate(2, p2.reports, { at: addSeconds(p2.end, 2), messageId: null });
+      return NO_FAULTS;
+    }
+
     case 'backup-during-run': {
       day.start(55);
       const p4 = await day.phasesThrough(4, NO_FAULTS);
@@ -557,7 +566,7 @@ class GameDay {
   gate(
     phase: GatedPhase,
     reports: Report[],
-    triggered: { at: Date; messageId: string } | null,
+    triggered: { at: Date; messageId: string | null } | null,
   ): void {
     const doc: DocData = {
       _correlation_id: this.correlationId,
@@ -590,7 +599,7 @@ class GameDay {
       });
       Object.assign(doc, {
         _triggered_at: triggered.at,
-        _trigger_published_at: addSeconds(triggered.at, 1),
+        _trigger_published_at: triggered.messageId ? addSeconds(triggered.at, 1) : null,
         _trigger_topic: next.topic,
         _trigger_idempotency_key: next.idempotencyKey,
         _entities: merged.entities,

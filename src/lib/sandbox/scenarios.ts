@@ -16,6 +16,7 @@ export const SCENARIO_NAMES = [
   'empty-output',
   'orphaned-correlation',
   'backup-during-run',
+  'lost-trigger',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -90,6 +91,12 @@ export const SCENARIOS: Record<ScenarioName, ScenarioInfo> = {
     summary:
       'The 06:00 backup /start arrived while Phase 5 was still running: live lease, 300/450, the start request queued.',
     recovery: 'let the guard skip the duplicate start: sandbox drain; never emergency-start here',
+  },
+  'lost-trigger': {
+    name: 'lost-trigger',
+    summary:
+      'The Phase 2 gate was marked triggered but the orchestrator died before publishing: nothing downstream ran.',
+    recovery: 'orchestrator retrigger --phase 2 (or phase run 3), then sandbox drain',
   },
 };
 
