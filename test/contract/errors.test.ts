@@ -16,6 +16,9 @@ import { freePort } from '../harness/emulators.js';
 import { gcpProfile } from '../harness/backends.js';
 
 const TIMEOUT_MS = 1_500;
+// The clients on their own keep retrying a dead host for most of a minute; giving up well
+// inside this bound proves the deadline is enforced, with room for a loaded machine.
+const GIVES_UP_WITHIN_MS = 10 * TIMEOUT_MS;
 
 async function expectUnavailable(work: Promise<unknown>, mentions: string): Promise<number> {
   const started = performance.now();
@@ -49,7 +52,7 @@ describe('gcp adapter with nothing listening', () => {
 
   it('reports Firestore as Unavailable naming its host, within the deadline', async () => {
     const elapsed = await expectUnavailable(backends.documents.get('predictions/2026-12-01'), host);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1_000);
+    expect(elapsed).toBeLessThan(GIVES_UP_WITHIN_MS);
   });
 
   it('reports Pub/Sub as Unavailable when no message could be published', async () => {
@@ -59,12 +62,12 @@ describe('gcp adapter with nothing listening', () => {
       ]),
       host,
     );
-    expect(elapsed).toBeLessThan(2 * TIMEOUT_MS + 1_000);
+    expect(elapsed).toBeLessThan(GIVES_UP_WITHIN_MS);
   });
 
   it('reports BigQuery as Unavailable naming its endpoint', async () => {
     const elapsed = await expectUnavailable(backends.warehouse.query('SELECT 1 AS ok'), host);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1_000);
+    expect(elapsed).toBeLessThan(GIVES_UP_WITHIN_MS);
   });
 
   it('fails ping for each unreachable backend with Unavailable', async () => {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 
 import { runCli, tempSandbox } from '../helpers/cli.js';
 import { AFTER_DEADLINE, DATE, writeDay } from './fixtures.js';
@@ -38,6 +38,16 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  await new Promise((resolve) => server.close(resolve));
+  return address.port;
+}
+
 /** A sandbox path DuckDB cannot open (it is a directory): the warehouse is unreachable. */
 function unreachableSandbox(): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'pipectl-down-')), 'sandbox.duckdb');
@@ -67,6 +77,36 @@ describe('health alerts', () => {
     }>();
     expect(report.unavailable).toContain('warehouse');
     expect(report.alert.sent).toBe(true);
+  });
+
+  it('alerts and exits 4 on the emulator profile when its BigQuery endpoint is a closed port', async () => {
+    const hook = await webhook([200]);
+    const closed = await closedPort();
+    // The document store stays up when the harness runs the Firestore emulator; otherwise it
+    // is down too, and the alert must say so as well.
+    const firestore = inject('firestoreHost') ?? `127.0.0.1:${closed}`;
+    const result = await runCli(
+      ['--profile', 'emulator', 'health', '--date', DATE, '--json', '--alert-webhook', hook.url],
+      {
+        env: {
+          PIPECTL_BIGQUERY_ENDPOINT: `http://127.0.0.1:${closed}`,
+          FIRESTORE_EMULATOR_HOST: firestore,
+          PUBSUB_EMULATOR_HOST: `127.0.0.1:${closed}`,
+        },
+      },
+    );
+    expect(result.code).toBe(4);
+    const report = result.json<{
+      unavailable: string[];
+      checks: { name: string; value: string }[];
+    }>();
+    expect(report.unavailable).toContain('warehouse');
+    expect(report.checks.find((c) => c.name === 'zero-changes')!.value).toBe(
+      'warehouse unreachable',
+    );
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received[0]!.body.text).toContain('warehouse');
+    expect(hook.received[0]!.body.text).toContain('on emulator');
   });
 
   it('retries a webhook that answers 503, with backoff, until it takes the alert', async () => {

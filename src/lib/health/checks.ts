@@ -215,8 +215,11 @@ export const CHECKS: Record<CheckName, Check> = {
   'zero-changes': async (data): Promise<Outcome> => {
     const { zeroChangeHours: hours, firstRunMinEntities: minFirst } = data.config.health;
     const { runs } = await data.runs();
-    const ok = runs.filter((r) => r.status === 'success' && r.processedAt);
-    const threshold = `> 0 changed in the last ${hours}h of runs; first run ≥ ${minFirst} entities`;
+    // Change detection is a Phase 2-4 matter: Phase 5 "changes" every player it predicts.
+    const ok = runs.filter(
+      (r) => r.status === 'success' && r.processedAt && CHANGE_PHASES.includes(r.phase),
+    );
+    const threshold = `> 0 changed in the last ${hours}h of runs; first pass ≥ ${minFirst} entities`;
     const next = runbookRun('zero-changes', data);
     if (ok.length === 0) {
       return {
@@ -242,9 +245,9 @@ export const CHECKS: Record<CheckName, Check> = {
         `all ${window.length} runs in the ${hours}h up to ${new Date(last).toISOString()} reported zero changed entities (a broken row hash looks exactly like this)`,
       );
     }
-    if (thin.length) {
+    if (thin !== null) {
       problems.push(
-        `the first run of ${thin.map((t) => `${t.processor} (${t.processed})`).join(', ')} processed fewer than ${minFirst} entities`,
+        `the day's first pass processed at most ${thin} entities per player processor (fewer than ${minFirst})`,
       );
     }
     return {
@@ -259,7 +262,7 @@ export const CHECKS: Record<CheckName, Check> = {
         runs: ok.length,
         window_runs: window.length,
         changed,
-        thin_first_runs: thin.length,
+        thin_first_pass: thin,
       },
     };
   },
@@ -313,6 +316,10 @@ export const CHECKS: Record<CheckName, Check> = {
     const [{ runs }, now] = await Promise.all([data.runs(), data.now()]);
     const threshold = `every phase 2/3 correlation id reaches phase 5 within ${orphanAfterMinutes}m (or by the SLA)`;
     const pastDeadline = timeToDeadline(data.date, data.config.sla, now) <= 0;
+    // Lost means the pipeline went on without it: Phase 5 ran for the date under another id.
+    // When Phase 5 never ran at all the id is not lost but held up, and stuck-gate,
+    // stale-lease or prediction-coverage name the place where it waits.
+    const phase5Ran = runs.some((r) => r.phase === 'phase_5');
     const byId = new Map<string, RunRecord[]>();
     for (const run of runs) {
       if (run.correlationId)
@@ -324,6 +331,10 @@ export const CHECKS: Record<CheckName, Check> = {
     for (const [id, list] of byId) {
       const early = list.filter((r) => r.phase === 'phase_2' || r.phase === 'phase_3');
       if (early.length === 0 || list.some((r) => r.phase === 'phase_5')) continue;
+      if (!phase5Ran) {
+        inFlight += 1;
+        continue;
+      }
       const lastEarly = Math.max(...early.map((r) => r.processedAt?.getTime() ?? 0));
       const age = now.getTime() - lastEarly;
       if (pastDeadline || age >= orphanAfterMinutes * 60_000) {
@@ -353,36 +364,47 @@ export const CHECKS: Record<CheckName, Check> = {
 
   'duplicate-trigger': async (data): Promise<Outcome> => {
     const { runs } = await data.runs();
-    const counts = new Map<
-      string,
-      { processor: string; phase: string; trigger: string; n: number }
-    >();
-    for (const run of runs) {
-      if (run.status !== 'success' || !run.triggerMessageId) continue;
-      const key = `${run.processor}\u0000${run.triggerMessageId}`;
-      const entry = counts.get(key) ?? {
-        processor: run.processor,
-        phase: run.phase,
-        trigger: run.triggerMessageId,
-        n: 0,
-      };
-      entry.n += 1;
-      counts.set(key, entry);
+    const triggered = runs.filter((r) => r.status === 'success' && r.triggerMessageId);
+    // Two ways one phase runs twice: the same trigger message delivered and processed twice
+    // (redelivery), or two trigger messages published for one correlation id (two
+    // orchestrator instances both saw "N-1 of N"). A deliberate re-run gets a new correlation
+    // id, so it is neither.
+    const byTrigger = groupBy(triggered, (r) => `${r.processor}\u0000${r.triggerMessageId}`);
+    const byCorrelation = groupBy(
+      triggered.filter((r) => r.correlationId),
+      (r) => `${r.processor}\u0000${r.correlationId}`,
+    );
+    const redelivered = [...byTrigger.values()].filter((list) => list.length > 1);
+    const twice = [...byCorrelation.values()].filter(
+      (list) => new Set(list.map((r) => r.triggerMessageId)).size > 1,
+    );
+    const doubled = redelivered.length + twice.length;
+
+    const lines: string[] = [];
+    for (const [phase, lists] of groupBy(twice, (l) => l[0]!.phase)) {
+      const triggers = new Set(lists.flatMap((l) => l.map((r) => r.triggerMessageId)));
+      lines.push(
+        `${phase.replace('_', ' ')} was triggered ${triggers.size} times for correlation ${lists[0]![0]!.correlationId}: ${lists.length} processors ran once per trigger (${lists
+          .slice(0, 3)
+          .map((l) => l[0]!.processor)
+          .join(', ')}${lists.length > 3 ? ', ...' : ''})`,
+      );
     }
-    const doubled = [...counts.values()].filter((c) => c.n > 1);
-    const phases = [...new Set(doubled.map((d) => d.phase))].sort();
+    for (const list of redelivered.slice(0, 5)) {
+      lines.push(
+        `${list[0]!.processor} ran ${list.length}× for trigger ${list[0]!.triggerMessageId}`,
+      );
+    }
     return {
-      status: doubled.length ? 'fail' : 'pass',
-      value: `${doubled.length} double runs`,
-      threshold: 'one successful run per processor, date and trigger message',
-      detail: doubled.length
-        ? `${phases.join(', ')} ran more than once for one trigger: ${doubled
-            .slice(0, 5)
-            .map((d) => `${d.processor} ${d.n}× for ${d.trigger}`)
-            .join(', ')}${doubled.length > 5 ? ` and ${doubled.length - 5} more` : ''}.`
-        : `${counts.size} processor runs, each answering its own trigger.`,
-      next: doubled.length ? runbookRun('double-trigger', data) : null,
-      measures: { doubled: doubled.length },
+      status: doubled ? 'fail' : 'pass',
+      value: `${doubled} double runs`,
+      threshold:
+        'one successful run per processor and trigger; one trigger per phase and correlation id',
+      detail: doubled
+        ? `${capitalize(lines.join('; '))}.`
+        : `${byTrigger.size} triggered runs, each answering its own trigger.`,
+      next: doubled ? runbookRun('double-trigger', data) : null,
+      measures: { redelivered: redelivered.length, triggered_twice: twice.length },
     };
   },
 
@@ -474,16 +496,16 @@ export const CHECKS: Record<CheckName, Check> = {
   },
 };
 
+const CHANGE_PHASES = ['phase_2', 'phase_3', 'phase_4'];
+
 /**
- * Processors keyed by player whose first successful run of the day processed fewer than
- * `min` entities. Team-keyed processors see about 30 entities on a full slate, so the
- * threshold (meant for the ~450 players) would flag them every day; they are left out.
+ * The largest entity count among the first successful runs of player-keyed processors, when
+ * it is below `min`; null otherwise. The day's first pass should see the whole slate (~450
+ * players); when even the best of those first runs saw fewer than `min`, change detection or
+ * the inputs cut the slate. One processor alone processing nothing is empty-output's finding,
+ * and team-keyed processors (about 30 entities) are left out.
  */
-function firstRunsBelow(
-  data: HealthData,
-  ok: RunRecord[],
-  min: number,
-): { processor: string; processed: number }[] {
+function firstRunsBelow(data: HealthData, ok: RunRecord[], min: number): number | null {
   const playerKeyed = new Set(
     allProcessors(data.config)
       .filter((p) => p.entityColumn === 'player_lookup')
@@ -491,12 +513,18 @@ function firstRunsBelow(
   );
   const first = new Map<string, RunRecord>();
   for (const run of ok) if (!first.has(run.processor)) first.set(run.processor, run);
-  return [...first.values()]
-    .filter(
-      (r) =>
-        playerKeyed.has(r.processor) && r.entitiesProcessed !== null && r.entitiesProcessed < min,
-    )
-    .map((r) => ({ processor: r.processor, processed: r.entitiesProcessed! }));
+  const counts = [...first.values()]
+    .filter((r) => playerKeyed.has(r.processor) && r.entitiesProcessed !== null)
+    .map((r) => r.entitiesProcessed!);
+  if (counts.length === 0) return null;
+  const best = Math.max(...counts);
+  return best < min ? best : null;
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) out.set(key(item), [...(out.get(key(item)) ?? []), item]);
+  return out;
 }
 
 function capitalize(text: string): string {

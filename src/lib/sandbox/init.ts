@@ -922,7 +922,8 @@ function failureMessage(processor: ProcessorDef): string {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-async function ensureTables(env: DayEnv): Promise<void> {
+/** Creates every table the sandbox writes (each processor's output, run history, ...). */
+export async function ensureTables(env: Pick<DayEnv, 'config' | 'backends'>): Promise<void> {
   const { config, backends } = env;
   const seen = new Set<string>();
   const ensure = async (t: Pick<TableRows, 'table' | 'columns'>) => {

@@ -32,7 +32,7 @@ import { errorMessage, UserError } from '../errors.js';
 import { correlationId as newCorrelationId, idempotencyKey } from '../ids.js';
 import type { GatedPhase, ProcessorDef } from '../pipeline.js';
 import { readSandboxState, type SandboxState } from './faults.js';
-import { COORDINATOR_NAME, completionMessage, consumerFor } from './init.js';
+import { COORDINATOR_NAME, completionMessage, consumerFor, ensureTables } from './init.js';
 import {
   predictedPoints,
   predictionRow,
@@ -76,6 +76,8 @@ export async function drain(ctx: LibContext, options: { max: number }): Promise<
     throw new UserError('The simulated services run only on the local profile');
   }
   return backends.database.hold(async () => {
+    // A drill may start from an empty file (a trigger published by hand): give it the tables.
+    await ensureTables({ config: ctx.config, backends });
     const services = new Services(ctx, backends, await readSandboxState(backends.documents));
     const summary: DrainSummary = {
       handled: 0,

@@ -32,14 +32,13 @@ export class LocalBus implements Bus {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<PublishOutcome[]> {
     if (messages.length === 0) return [];
     const now = timestampValue(BigInt(Date.now()) * 1000n);
-    return this.db.use(async (c) => {
-      const insert = await c.prepare(
-        `INSERT INTO _pipectl.messages (seq, message_id, topic, data, attributes, published_at)
-         VALUES (nextval('_pipectl.message_seq'), $id, $topic, $data, $attributes, $now)`,
-      );
-      const outcomes: PublishOutcome[] = [];
-      await c.run('BEGIN TRANSACTION');
-      try {
+    try {
+      return await this.db.atomic(async (c) => {
+        const insert = await c.prepare(
+          `INSERT INTO _pipectl.messages (seq, message_id, topic, data, attributes, published_at)
+           VALUES (nextval('_pipectl.message_seq'), $id, $topic, $data, $attributes, $now)`,
+        );
+        const outcomes: PublishOutcome[] = [];
         for (const message of messages) {
           const id = randomUUID();
           insert.bind(
@@ -55,14 +54,13 @@ export class LocalBus implements Bus {
           await insert.run();
           outcomes.push({ ok: true, messageId: id });
         }
-        await c.run('COMMIT');
-      } catch (error) {
-        await c.run('ROLLBACK');
-        const reason = (error as Error).message;
-        return messages.map(() => ({ ok: false as const, error: reason }));
-      }
-      return outcomes;
-    });
+        return outcomes;
+      });
+    } catch (error) {
+      // The log append is one transaction: either every message is in it or none is.
+      const reason = (error as Error).message;
+      return messages.map(() => ({ ok: false as const, error: reason }));
+    }
   }
 }
 

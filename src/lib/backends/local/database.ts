@@ -49,7 +49,8 @@ export class LocalDatabase {
   private connection: DuckDBConnection | undefined;
   private opening: Promise<DuckDBConnection> | undefined;
   private users = 0;
-  private readonly owner = new AsyncLocalStorage<DuckDBConnection>();
+  /** The connection owned by the current async call chain, and a queue for its nested calls. */
+  private readonly owner = new AsyncLocalStorage<Owner>();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly lockTimeoutMs: number;
@@ -69,8 +70,35 @@ export class LocalDatabase {
     // Inside another `use` (a document transaction reading through the ports) the caller
     // already owns the connection; queueing behind itself would deadlock.
     const owned = this.owner.getStore();
-    if (owned) return fn(owned);
-    return this.hold(() => this.serial((c) => this.owner.run(c, () => fn(c))));
+    if (owned) return owned.nested(() => fn(owned.connection));
+    return this.hold(() =>
+      this.serial((connection) =>
+        this.owner.run(new Owner(connection, false), () => fn(connection)),
+      ),
+    );
+  }
+
+  /**
+   * Runs `fn` in one database transaction. Called inside another `atomic` (a message published
+   * from within a document transaction), it joins the outer one: DuckDB has no nested
+   * transactions, and the outer commit or rollback covers both.
+   */
+  async atomic<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const owned = this.owner.getStore();
+    if (owned?.atomic) return owned.nested(() => fn(owned.connection));
+    return this.use((connection) =>
+      this.owner.run(new Owner(connection, true), async () => {
+        await connection.run('BEGIN TRANSACTION');
+        try {
+          const result = await fn(connection);
+          await connection.run('COMMIT');
+          return result;
+        } catch (error) {
+          await connection.run('ROLLBACK');
+          throw error;
+        }
+      }),
+    );
   }
 
   /** Keeps the file open across many statements (a bulk load, a whole drill step). */
@@ -161,4 +189,24 @@ export class LocalDatabase {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Calls made from inside a `use` share its connection. A connection runs one statement at a
+ * time, so those nested calls (say, two reads awaited together inside a transaction) queue
+ * among themselves.
+ */
+class Owner {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly connection: DuckDBConnection,
+    readonly atomic: boolean,
+  ) {}
+
+  nested<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
 }

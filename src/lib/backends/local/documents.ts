@@ -92,19 +92,12 @@ export class LocalDocuments implements Documents {
     fn: (tx: DocTransaction) => Promise<T>,
     _options: TransactionOptions = {},
   ): Promise<T> {
-    return this.db.use(async (c) => {
-      await c.run('BEGIN TRANSACTION');
-      try {
-        const tx = new LocalTransaction(c);
-        const result = await fn(tx);
-        const now = new Date();
-        for (const write of tx.writes) await applyWrite(c, write, now);
-        await c.run('COMMIT');
-        return result;
-      } catch (error) {
-        await c.run('ROLLBACK');
-        throw error;
-      }
+    return this.db.atomic(async (c) => {
+      const tx = new LocalTransaction(this.db);
+      const result = await fn(tx);
+      const now = new Date();
+      for (const write of tx.writes) await applyWrite(c, write, now);
+      return result;
     });
   }
 
@@ -114,16 +107,9 @@ export class LocalDocuments implements Documents {
 
   /** Applies writes atomically. */
   private commit(writes: Write[]): Promise<void> {
-    return this.db.use(async (c) => {
-      await c.run('BEGIN TRANSACTION');
-      try {
-        const now = new Date();
-        for (const write of writes) await applyWrite(c, write, now);
-        await c.run('COMMIT');
-      } catch (error) {
-        await c.run('ROLLBACK');
-        throw error;
-      }
+    return this.db.atomic(async (c) => {
+      const now = new Date();
+      for (const write of writes) await applyWrite(c, write, now);
     });
   }
 }
@@ -131,12 +117,13 @@ export class LocalDocuments implements Documents {
 class LocalTransaction implements DocTransaction {
   readonly writes: Write[] = [];
 
-  constructor(private readonly connection: DuckDBConnection) {}
+  constructor(private readonly db: LocalDatabase) {}
 
   async get(path: string): Promise<DocSnapshot> {
     if (this.writes.length > 0) throw new TypeError('A transaction must read before it writes');
     splitDocPath(path);
-    return snapshot(path, await readStored(this.connection, path));
+    // Through `use`, which inside the transaction queues on the transaction's connection.
+    return snapshot(path, await this.db.use((c) => readStored(c, path)));
   }
 
   create(path: string, data: DocData): void {

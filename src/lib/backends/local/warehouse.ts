@@ -95,7 +95,8 @@ export class LocalWarehouse implements Warehouse {
   async insert(table: string, rows: Row[], columns: ColumnDef[]): Promise<void> {
     if (rows.length === 0) return;
     const target = quoteTable(table);
-    await this.db.use(async (connection) => {
+    // One transaction: a failed insert leaves no partial rows behind.
+    await this.db.atomic(async (connection) => {
       const tableColumns = await describe(connection, target.schema, target.name);
       if (tableColumns.length === 0) throw new UserError(`Table ${table} does not exist`);
       const byName = new Map(columns.map((c) => [c.name, c]));
@@ -138,7 +139,6 @@ async function insertRows(
   const prepared = await connection.prepare(
     `INSERT INTO ${tableSql} (${names}) VALUES (${markers})`,
   );
-  await connection.run('BEGIN TRANSACTION');
   try {
     for (const row of rows) {
       const values = Object.fromEntries(
@@ -150,9 +150,7 @@ async function insertRows(
       prepared.bind(values, types);
       await prepared.run();
     }
-    await connection.run('COMMIT');
   } catch (error) {
-    await connection.run('ROLLBACK');
     throw new OperationFailed(`Insert failed: ${(error as Error).message}`, { cause: error });
   }
 }
