@@ -357,6 +357,15 @@ async function republishCommand(
   const libCtx = await libContext(ctx);
   const since = await resolveSince(libCtx, gameDate, options.since);
   const selection = { players, limit, since };
+  // Making sure the topic exists also opens the Pub/Sub connection, off the critical path;
+  // a dry run writes nothing, so it skips it.
+  const topicReady = ctx.globals.dryRun
+    ? Promise.resolve(false)
+    : libCtx.backends.bus.ensureTopic(ctx.config.topics.predictionRequest).then(
+        () => true,
+        // Not fatal here: publishing tries again and reports the error where it matters.
+        () => false,
+      );
   const [{ coordinator: overridden }, plan] = await Promise.all([
     lib.checkRepublishLeases(libCtx, gameDate, { force: options.force }),
     lib.planRepublish(libCtx, gameDate, selection),
@@ -402,7 +411,13 @@ async function republishCommand(
         ...(plan.requests.length > 10 ? [[`... and ${plan.requests.length - 10} more`, null]] : []),
       ],
     },
-    apply: () => runRepublish(ctx, libCtx, plan, { batchSize, rate, force: options.force }),
+    apply: async () =>
+      runRepublish(ctx, libCtx, plan, {
+        batchSize,
+        rate,
+        force: options.force,
+        topicReady: await topicReady,
+      }),
     details: (r) => ({
       published: r.published,
       skipped: r.skipped,
@@ -449,7 +464,12 @@ async function runRepublish(
   ctx: CommandContext,
   libCtx: LibContext,
   preview: RepublishPlan,
-  options: { batchSize: number; rate: number | undefined; force: boolean | undefined },
+  options: {
+    batchSize: number;
+    rate: number | undefined;
+    force: boolean | undefined;
+    topicReady: boolean;
+  },
 ) {
   const lib = await import('../lib/coordinator/index.js');
   const { out } = ctx;
@@ -483,6 +503,7 @@ async function runRepublish(
       ratePerSecond: options.rate,
       signal: controller.signal,
       leases,
+      topicReady: options.topicReady,
       onBatch: (report) => {
         keepHeapSmall();
         progress?.tick(report.published + report.failed.length);

@@ -251,6 +251,8 @@ export interface RepublishOptions {
   /** Keeps the leases alive on long runs. */
   leases?: RepublishLeases;
   onBatch?: (report: BatchReport) => void;
+  /** The caller already made sure the topic exists (and warmed the connection doing so). */
+  topicReady?: boolean;
 }
 
 export interface BatchReport {
@@ -299,7 +301,7 @@ export async function publishRequests(
     remaining: 0,
   };
   if (total === 0) return result;
-  await bus.ensureTopic(topic);
+  if (options.topicReady !== true) await bus.ensureTopic(topic);
 
   const started = Date.now();
   const renewEveryMs = (ctx.config.coordinator.leaseSeconds * 1000) / 3;
