@@ -106,7 +106,7 @@ directory upward or named by --config.`;
 
 const GLOBAL_OPTIONS_WITH_VALUES = new Set(['--profile', '--config', '--sandbox', '--reason']);
 
-export function buildProgram(exit: (code: ExitCodeValue) => void): Command {
+export function buildProgram(): Command {
   const program = new Command('pipectl')
     .description('Operate the five-phase prediction pipeline: status, guarded triggers, recovery.')
     .version(version(), '-V, --version', 'Print the version and exit.')
@@ -154,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
   const exit = (value: ExitCodeValue) => {
     code = value;
   };
-  const program = buildProgram(exit);
+  const program = buildProgram();
   const args = argv.slice(2);
   const chosen = GROUPS.find((g) => g.name === groupIn(args));
 

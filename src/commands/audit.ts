@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 
 import type { GroupModule } from '../cli.js';
-import { UserError } from '../lib/errors.js';
 import { action } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface ListOptions {
   limit: string;
@@ -30,12 +30,7 @@ Examples:
     )
     .action(
       action<ListOptions>(async (ctx, options) => {
-        const limit = Number(options.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-          throw new UserError(`--limit "${options.limit}" is not valid`, {
-            hint: 'Give a whole number from 1 to 1000.',
-          });
-        }
+        const limit = wholeNumber(options.limit, '--limit', { min: 1, max: 1000 });
         const gameDate = options.date === undefined ? undefined : ctx.date(options.date);
 
         const { listAudit } = await import('../lib/audit.js');

@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander';
 
 import type { GroupModule } from '../cli.js';
-import { ExitCode, UserError } from '../lib/errors.js';
+import { ExitCode } from '../lib/errors.js';
 import { formatDuration } from '../lib/dates.js';
 import { action } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface InspectOptions {
   date?: string;
@@ -101,12 +102,7 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     .action(
       action<VerifyOptions>(async (ctx, options) => {
         const date = ctx.date(options.date);
-        const sample = Number(options.sample);
-        if (!Number.isInteger(sample) || sample < 1 || sample > 100_000) {
-          throw new UserError(`--sample "${options.sample}" is not valid`, {
-            hint: 'Give a whole number of rows from 1 to 100000.',
-          });
-        }
+        const sample = wholeNumber(options.sample, '--sample', { min: 1, max: 100_000 });
         const { assertHashedTable, verifyHash } = await import('../lib/changes.js');
         // Checked before any backend is opened: bad input reads and writes nothing.
         assertHashedTable(ctx.config, options.table);

@@ -15,6 +15,7 @@ import type { GameDate } from '../lib/dates.js';
 import { ExitCode, Refusal, UserError } from '../lib/errors.js';
 import type { Lease, LeaseKind, RepublishPlan } from '../lib/coordinator/index.js';
 import { action, type CommandContext } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface DateOptions {
   date?: string;
@@ -349,7 +350,8 @@ async function republishCommand(
 ): Promise<void> {
   const gameDate = ctx.date(options.date);
   const players = options.players === undefined ? undefined : parsePlayers(options.players);
-  const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
+  const limit =
+    options.limit === undefined ? undefined : wholeNumber(options.limit, '--limit', { min: 1 });
   const lib = await import('../lib/coordinator/index.js');
   const rate = options.rate === undefined ? undefined : lib.parseRate(options.rate);
   requireReasonWithForce(ctx, options.force);
@@ -570,16 +572,6 @@ function parsePlayers(input: string): string[] {
     });
   }
   return players;
-}
-
-function parseLimit(input: string): number {
-  const value = Number(input);
-  if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new UserError(`--limit "${input}" is not valid`, {
-      hint: 'Give a whole number of requests, 1 or more.',
-    });
-  }
-  return value;
 }
 
 function describeSkipped(s: {

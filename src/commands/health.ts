@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { GroupModule } from '../cli.js';
 import { ExitCode, UserError, Unavailable } from '../lib/errors.js';
 import { action } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface HealthOptions {
   date?: string;
@@ -68,12 +69,10 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
             hint: 'Give the full webhook URL, for example https://hooks.slack.com/services/...',
           });
         }
-        const attempts = Number(options.alertAttempts);
-        if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10) {
-          throw new UserError(`--alert-attempts "${options.alertAttempts}" is not valid`, {
-            hint: 'Give a whole number from 1 to 10.',
-          });
-        }
+        const attempts = wholeNumber(options.alertAttempts, '--alert-attempts', {
+          min: 1,
+          max: 10,
+        });
 
         const request = { date, checks, ...(asOf ? { asOf } : {}) };
         let report;

@@ -7,6 +7,7 @@ import { formatDuration, parseDuration } from '../lib/dates.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 import type { GatedPhase } from '../lib/pipeline.js';
 import { action, type CommandContext } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 import type { Cell } from '../terminal/output.js';
 
 interface GateOptions {
@@ -186,16 +187,6 @@ function parsePhase(input: string): GatedPhase {
   return phase as GatedPhase;
 }
 
-function parseCount(input: string, option: string, max: number): number {
-  const value = Number(input);
-  if (!/^\d+$/.test(input.trim()) || value < 1 || value > max) {
-    throw new UserError(`${option} "${input}" is not valid`, {
-      hint: `Give a whole number from 1 to ${max}.`,
-    });
-  }
-  return value;
-}
-
 async function lib(ctx: CommandContext): Promise<LibContext> {
   return {
     config: ctx.config,
@@ -320,7 +311,7 @@ async function show(ctx: CommandContext, options: GateOptions): Promise<void> {
 
 async function stuck(ctx: CommandContext, options: StuckOptions): Promise<void> {
   const olderThanMs = parseDuration(options.olderThan, '--older-than');
-  const days = parseCount(options.days, '--days', 60);
+  const days = wholeNumber(options.days, '--days', { min: 1, max: 60 });
   const phases = options.phase === undefined ? undefined : [parsePhase(options.phase)];
 
   const { findStuckGates } = await import('../lib/orchestrator.js');

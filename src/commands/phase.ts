@@ -13,6 +13,7 @@ import type {
   PhaseRunPlan,
 } from '../lib/phase/index.js';
 import { action, type CommandContext } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 import type { Cell } from '../terminal/output.js';
 
 interface RunOptions {
@@ -287,12 +288,7 @@ async function follow(
 
 async function emergencyStart(ctx: CommandContext, options: EmergencyOptions): Promise<void> {
   const gameDate = ctx.date(options.date);
-  const minPlayers = Number(options.minPlayers);
-  if (!Number.isInteger(minPlayers) || minPlayers < 0 || minPlayers > 10_000) {
-    throw new UserError(`--min-players "${options.minPlayers}" is not valid`, {
-      hint: 'Give a whole number of players from 0 to 10000.',
-    });
-  }
+  const minPlayers = wholeNumber(options.minPlayers, '--min-players', { max: 10_000 });
   requireReason(ctx, ['phase emergency-start']);
   const { planEmergencyStart, sendEmergency, serviceUrl } = await import('../lib/phase/index.js');
   serviceUrl(ctx.config, 'coordinator', '/emergency-start');

@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
 
 import type { GroupModule } from '../cli.js';
-import { ExitCode, UserError } from '../lib/errors.js';
+import { ExitCode } from '../lib/errors.js';
 import { action } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface PreflightOptions {
   deadline: string;
@@ -21,12 +22,7 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     )
     .action(
       action<PreflightOptions>(async (ctx, options) => {
-        const deadline = Number(options.deadline);
-        if (!Number.isInteger(deadline) || deadline < 1 || deadline > 600_000) {
-          throw new UserError(`--deadline "${options.deadline}" is not valid`, {
-            hint: 'Give a whole number of milliseconds between 1 and 600000.',
-          });
-        }
+        const deadline = wholeNumber(options.deadline, '--deadline', { min: 1, max: 600_000 });
 
         const { preflight } = await import('../lib/preflight.js');
         const checks = await preflight(await ctx.backends(), deadline);

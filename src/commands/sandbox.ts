@@ -6,6 +6,7 @@ import type { GroupModule } from '../cli.js';
 import type { LibContext } from '../lib/context.js';
 import { ExitCode, Refusal, UserError } from '../lib/errors.js';
 import { action, type CommandContext } from '../terminal/context.js';
+import { wholeNumber } from '../terminal/options.js';
 
 interface InitOptions {
   scenario: string;
@@ -272,15 +273,6 @@ async function libContext(ctx: CommandContext, log?: LibContext['log']): Promise
       else if (event.level === 'info') ctx.out.debug(event.message);
     },
   };
-}
-
-function wholeNumber(value: string, option: string): number {
-  if (!/^\d+$/.test(value.trim())) {
-    throw new UserError(`${option} "${value}" is not a whole number`, {
-      hint: `Give ${option} a whole number, for example ${option} 450.`,
-    });
-  }
-  return Number(value);
 }
 
 function fileSize(path: string): number {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { param, type Row } from '../../src/lib/backends/ports.js';
 import { initScenario } from '../../src/lib/sandbox/init.js';
 import { buildRoster } from '../../src/lib/sandbox/roster.js';
+import { SCENARIO_NAMES } from '../../src/lib/sandbox/scenarios.js';
 import { sandbox, TODAY, type Sandbox } from './helpers.js';
 
 /** Everything that should depend only on the seed: values, hashes, ids, not wall-clock times. */
@@ -91,7 +92,7 @@ describe('sandbox init', () => {
   it('lists every scenario, one line each, and as JSON', async () => {
     const box = sandbox();
     const text = await box.cli(['sandbox', 'scenarios']);
-    expect(text.stdout.trim().split('\n')).toHaveLength(11);
+    expect(text.stdout.trim().split('\n')).toHaveLength(SCENARIO_NAMES.length);
     const json = await box.cli(['sandbox', 'scenarios', '--json']);
     expect(json.json<{ name: string }[]>().map((s) => s.name)).toContain('backup-during-run');
   });

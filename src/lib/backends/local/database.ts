@@ -52,7 +52,6 @@ export class LocalDatabase {
   /** The connection owned by the current async call chain, and a queue for its nested calls. */
   private readonly owner = new AsyncLocalStorage<Owner>();
   private queue: Promise<unknown> = Promise.resolve();
-  private closing = false;
   private readonly lockTimeoutMs: number;
 
   constructor(
@@ -114,7 +113,6 @@ export class LocalDatabase {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
     await this.queue.catch(() => undefined);
     this.release();
   }
@@ -151,7 +149,6 @@ export class LocalDatabase {
         for (const statement of SETUP) await connection.run(statement);
         this.instance = instance;
         this.connection = connection;
-        this.closing = false;
         return connection;
       } catch (error) {
         const message = (error as Error).message;
