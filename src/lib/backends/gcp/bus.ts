@@ -6,7 +6,7 @@
 
 import type { PubSub, Topic } from '@google-cloud/pubsub';
 
-import { Unavailable } from '../../errors.js';
+import { Unavailable, UserError } from '../../errors.js';
 import type { ResiliencePolicy } from '../../resilience.js';
 import type { Bus, OutgoingMessage, PublishOutcome } from '../ports.js';
 import { Grpc, classifyGrpc, googleMessage, grpcCode, type Target } from './common.js';
@@ -22,6 +22,8 @@ export class PubSubBus implements Bus {
     private readonly policy: ResiliencePolicy,
     private readonly target: Target,
     private readonly timeoutMs: number,
+    /** On the emulator topics are created on demand; in a real project they are infrastructure. */
+    private readonly createTopics: boolean,
   ) {}
 
   async publish(topicName: string, messages: OutgoingMessage[]): Promise<PublishOutcome[]> {
@@ -36,13 +38,30 @@ export class PubSubBus implements Bus {
     });
   }
 
+  /**
+   * On the emulator, creates the topic. In a real project an operations tool must not create
+   * infrastructure (and usually may not): it only checks that the topic exists, so a typo in
+   * the configuration fails with its name instead of a publish error, and it stays silent
+   * when the operator may publish but not read topic metadata.
+   */
   async ensureTopic(topicName: string): Promise<void> {
     const topic = this.topic(topicName);
     await this.policy.execute(async () => {
       try {
-        await topic.create();
+        if (this.createTopics) {
+          await topic.create();
+          return;
+        }
+        const [exists] = await topic.exists();
+        if (!exists) {
+          throw new UserError(`Topic ${topicName} does not exist in ${this.target.name}`, {
+            hint: 'Check the topics section of pipectl.config.json against the project.',
+          });
+        }
       } catch (error) {
-        if (grpcCode(error) === Grpc.ALREADY_EXISTS) return;
+        if (error instanceof UserError) throw error;
+        const code = grpcCode(error);
+        if (code === Grpc.ALREADY_EXISTS || code === Grpc.PERMISSION_DENIED) return;
         throw classifyGrpc(error, this.target, `Topic ${topicName}`);
       }
     });

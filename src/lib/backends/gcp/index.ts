@@ -101,7 +101,13 @@ export async function openGcpBackends(profile: Profile): Promise<Backends> {
     timeoutMs,
     profile.bigqueryLocation,
   );
-  const bus = new PubSubBus(pubsub, policy(pubsubTarget), pubsubTarget, timeoutMs);
+  const bus = new PubSubBus(
+    pubsub,
+    policy(pubsubTarget),
+    pubsubTarget,
+    timeoutMs,
+    Boolean(profile.pubsubEmulatorHost),
+  );
   const endpoints = new HttpEndpoints(timeoutMs);
 
   let closed: Promise<void> | undefined;
