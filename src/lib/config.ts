@@ -86,6 +86,7 @@ const configSchema = z.strictObject({
     predictions: name,
     republished: name,
     coordinatorLock: name,
+    phaseTriggers: name,
     opsAudit: name,
   }),
   tables: z.strictObject({

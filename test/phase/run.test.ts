@@ -295,6 +295,9 @@ describe('phase run messages', { timeout: 90_000 }, () => {
       '--entities',
       'a',
       '--force-full-batch',
+      '--force',
+      '--reason',
+      'second trigger of the test',
       '--yes',
     ]);
     expect(forced.code).toBe(0);
@@ -549,5 +552,27 @@ describe('emergency paths', { timeout: 90_000 }, () => {
       '--yes',
     ]);
     expect(wrong.code).toBe(2);
+  });
+});
+
+describe('the trigger claim', () => {
+  it('lets exactly one of several phase runs started at once through, and records who holds it', async () => {
+    const sb = sandbox();
+    const runs = await Promise.all(
+      [1, 2, 3].map(() => sb.run(['phase', 'run', '2', '--date', DATE, '--yes'])),
+    );
+    expect(runs.map((r) => r.code).sort()).toEqual([0, 3, 3]);
+    expect(runs.filter((r) => r.code === 3).every((r) => r.stderr.includes('run it twice'))).toBe(
+      true,
+    );
+    expect(await messages(sb, 'phase2-trigger')).toHaveLength(1);
+  });
+
+  it('shows the refusal on --dry-run without writing', async () => {
+    const sb = sandbox();
+    expect((await sb.run(['phase', 'run', '2', '--date', DATE, '--yes'])).code).toBe(0);
+    const dry = await sb.run(['phase', 'run', '2', '--date', DATE, '--dry-run']);
+    expect(dry.code).toBe(3);
+    expect(await messages(sb, 'phase2-trigger')).toHaveLength(1);
   });
 });

@@ -92,6 +92,11 @@ describe('phase commands on sandbox scenarios', { timeout: 120_000 }, () => {
       .join('\n');
     expect(details).toContain('phase 3 for 2026-01-15 (trigger): 5 succeeded');
     expect(details).toContain('(duplicate)');
+    // A second trigger minutes after the first is refused by the trigger claim...
+    const again = await sb.run(['phase', 'run', '3', '--date', DATE, '--yes']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('a second trigger now would run it twice');
+    // ...unless the operator overrides it and says why.
     const wait = await sb.run([
       'phase',
       'run',
@@ -101,6 +106,9 @@ describe('phase commands on sandbox scenarios', { timeout: 120_000 }, () => {
       '--wait',
       '--timeout',
       '30s',
+      '--force',
+      '--reason',
+      'second run on purpose',
       '--yes',
     ]);
     expect(wait.code).toBe(0);

@@ -1,6 +1,7 @@
 /** Running phases: guarded triggers, upstream checks, waiting, and the emergency paths. */
 
 export * from './breaker.js';
+export * from './claim.js';
 export * from './deadline.js';
 export * from './emergency.js';
 export * from './run.js';

@@ -11,6 +11,13 @@ import { Refusal, Unavailable, UserError } from '../errors.js';
 import { correlationId as newCorrelationId } from '../ids.js';
 import type { RunnablePhase } from '../pipeline.js';
 import { buildPhaseTrigger, mergeEntities, type PhaseTrigger } from '../triggers.js';
+import {
+  claimTrigger,
+  liveClaim,
+  refusal as claimRefusal,
+  TRIGGER_CLAIM_MS,
+  type TriggerClaim,
+} from './claim.js';
 import { phaseRunning, RUNNING_WINDOW_MS, type RunningState } from './running.js';
 import { callService, serviceUrl, type Service } from './services.js';
 import { checkUpstream, describeUpstream, type UpstreamCheck } from './upstream.js';
@@ -34,7 +41,7 @@ export interface PhaseRunOptions {
   now?: Date;
 }
 
-export type GuardName = 'not-running' | 'upstream';
+export type GuardName = 'recent-trigger' | 'not-running' | 'upstream';
 
 export interface GuardOutcome {
   guard: GuardName;
@@ -63,6 +70,8 @@ export interface PhaseRunPlan {
   guards: GuardOutcome[];
   running: RunningState;
   upstream: UpstreamCheck | null;
+  /** A guard was overridden: the trigger claim is taken over at send time too. */
+  force: boolean;
 }
 
 export interface PhaseRunSent {
@@ -110,7 +119,9 @@ export async function planPhaseRun(
     : await checkUpstream(ctx, phase, gameDate, {
         ...(options.upstreamDeadlineMs ? { deadlineMs: options.upstreamDeadlineMs } : {}),
       });
+  const claim = await liveClaim(ctx, phase, gameDate);
   const guards = [
+    claimGuard(phase, gameDate, claim),
     runningGuard(phase, gameDate, running, options.now ?? new Date()),
     upstreamGuard(phase, gameDate, upstream),
   ];
@@ -131,11 +142,19 @@ export async function planPhaseRun(
     guards,
     running,
     upstream,
+    force: options.force === true,
   };
 }
 
 export async function sendPhaseRun(ctx: LibContext, plan: PhaseRunPlan): Promise<PhaseRunSent> {
   const { delivery, trigger } = plan;
+  // Checked again, atomically, in case another trigger was sent since the plan was made.
+  await claimTrigger(ctx, {
+    phase: plan.phase,
+    gameDate: plan.gameDate,
+    correlationId: plan.correlationId,
+    force: plan.force,
+  });
   if (delivery.via === 'http') {
     const call = await callService(ctx, delivery.service!, delivery.path!, {
       ...trigger.message.data,
@@ -208,6 +227,27 @@ export function chooseDelivery(
     return { via: 'http', target: serviceUrl(config, service, path), service, path };
   }
   return { via: 'pubsub', target: '' };
+}
+
+export function claimGuard(
+  phase: RunnablePhase,
+  gameDate: GameDate,
+  claim: TriggerClaim | null,
+): GuardOutcome {
+  if (!claim) {
+    return {
+      guard: 'recent-trigger',
+      state: 'passed',
+      message: `No other trigger of phase ${phase} for ${gameDate} in the last ${TRIGGER_CLAIM_MS / 60_000} minutes`,
+    };
+  }
+  const refused = claimRefusal({ phase, gameDate }, claim);
+  return {
+    guard: 'recent-trigger',
+    state: 'refused',
+    message: refused.message,
+    ...(refused.hint ? { hint: refused.hint } : {}),
+  };
 }
 
 export function runningGuard(

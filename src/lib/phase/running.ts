@@ -19,9 +19,8 @@ import { isMissingTable, tableRef } from './sql.js';
  * it no longer blocks a new run. Processors finish in minutes; two hours leaves room for a
  * slow full-season backfill.
  */
-// Limitation: a trigger sent seconds ago whose processors have not yet written a `running` row
-// is invisible here, so two operators a few seconds apart both pass. Closing that needs a
-// per-date trigger lease document, which the shared state does not define yet.
+// A trigger sent seconds ago whose processors have not yet written a `running` row is invisible
+// here; the trigger claim (claim.ts) covers that window.
 export const RUNNING_WINDOW_MS = 2 * 60 * 60 * 1000;
 
 export interface RunningRun {
