@@ -277,7 +277,7 @@ function diagnose(facts: Facts): Problem[] {
   ];
 }
 
-function stuckGates({ gates, runs, now, gameDate }: Facts): Problem[] {
+function stuckGates({ gates, runs, now, gameDate, batch }: Facts): Problem[] {
   const problems: Problem[] = [];
   for (const gate of gates) {
     if (!gate.exists || gate.triggered || gate.missing.length === 0) continue;
@@ -302,8 +302,12 @@ function stuckGates({ gates, runs, now, gameDate }: Facts): Problem[] {
     });
   }
   // A completed gate whose next phase never began: the trigger was marked but not published.
+  // Once the next phase has begun anyway (someone ran it by hand), publishing the marked
+  // trigger would only run it a second time, so it is no longer a problem to act on.
   for (const gate of gates) {
-    if (gate.triggered && gate.unpublished) {
+    const next = gates.find((g) => g.phase === gate.phase + 1);
+    const nextBegan = next ? next.reported.length > 0 : batch.exists;
+    if (gate.triggered && gate.unpublished && !nextBegan) {
       problems.push({
         code: 'trigger-unpublished',
         message: `Phase ${gate.phase}'s gate is marked triggered but Phase ${gate.phase + 1}'s trigger was never published.`,

@@ -57,6 +57,24 @@ describe('runbook run on the sandbox', () => {
     expect(status.json<{ coordinator: { completed: number } }>().coordinator.completed).toBe(450);
   });
 
+  it('runs Phase 3 by hand on a date whose Phase 2 finished, and drain reaches predictions', async () => {
+    const cli = sandboxCli();
+    expect(
+      (await cli(['sandbox', 'init', '--scenario', 'lost-trigger', '--date', TODAY])).code,
+    ).toBe(0);
+    const run = await cli(['phase', 'run', '3', '--date', TODAY, '--yes', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json<{ via: string; target: string }>()).toMatchObject({
+      via: 'pubsub',
+      target: 'phase3-trigger',
+    });
+    expect((await cli(['sandbox', 'drain'])).code).toBe(0);
+
+    const status = await cli(['status', '--date', TODAY, '--json']);
+    expect(status.code, status.stdout).toBe(0);
+    expect(status.json<{ coordinator: { completed: number } }>().coordinator.completed).toBe(450);
+  });
+
   it('frees a stale lease and starts Phase 5 again', async () => {
     const { run, status } = await drill('stale-lock', 'stale-lock');
     expect(run.code, run.stderr).toBe(0);
