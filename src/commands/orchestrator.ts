@@ -558,10 +558,12 @@ async function retriggerCommand(ctx: CommandContext, options: GateOptions): Prom
   const phase = parsePhase(options.phase);
   const gameDate = ctx.date(options.date);
 
-  const { planRetrigger, readGate, retrigger } = await import('../lib/completion.js');
+  const { planRetrigger, readGate, refuseIfNextPhaseBegan, retrigger } =
+    await import('../lib/completion.js');
   const libCtx = await lib(ctx);
   const gate = await readGate(libCtx, phase, gameDate);
   const planned = planRetrigger(gate);
+  await refuseIfNextPhaseBegan(libCtx, phase, gameDate);
 
   const { out } = ctx;
   const result = await ctx.mutate({

@@ -517,6 +517,38 @@ export interface RetriggerResult {
   fullBatch: boolean;
 }
 
+/**
+ * A marked trigger that was never published may have been made moot by hand: someone ran the
+ * next phase directly. Publishing it then would run that phase a second time, so `retrigger`
+ * refuses (exit 3) once the next phase shows any sign of having begun.
+ */
+export async function refuseIfNextPhaseBegan(
+  ctx: LibContext,
+  phase: GatedPhase,
+  gameDate: GameDate,
+): Promise<void> {
+  let began: string | null = null;
+  if (phase < 4) {
+    const next = await readGate(ctx, (phase + 1) as GatedPhase, gameDate);
+    if (next.reported.length > 0) {
+      began = `${next.reported.length} phase ${phase + 1} processor(s) already reported`;
+    }
+  } else {
+    const batch = await ctx.backends.documents.get(
+      docPath(ctx.config.collections.predictions, gameDate),
+    );
+    if (batch.exists) began = 'a Phase 5 batch already exists';
+  }
+  if (began) {
+    throw new Refusal(
+      `Phase ${phase + 1} for ${gameDate} has begun without this trigger (${began}); publishing it now would run the phase twice`,
+      {
+        hint: `See pipectl status --date ${gameDate}; to run it again on purpose: pipectl orchestrator reset --phase ${phase + 1} --date ${gameDate} --rerun`,
+      },
+    );
+  }
+}
+
 /** What `retrigger` would publish for a marked gate, or why it refuses. */
 export function planRetrigger(gate: GateView): MarkedTrigger {
   if (!gate.exists || !gate.triggered) {
@@ -564,6 +596,7 @@ export async function retrigger(
 ): Promise<RetriggerResult> {
   const gate = await readGate(ctx, phase, gameDate);
   const marked = planRetrigger(gate);
+  await refuseIfNextPhaseBegan(ctx, phase, gameDate);
   const published = await publishMarked(ctx, phase, gameDate, marked, 'retrigger');
   return { ...published, idempotencyKey: marked.idempotencyKey };
 }

@@ -73,6 +73,19 @@ describe('runbook run on the sandbox', () => {
     const status = await cli(['status', '--date', TODAY, '--json']);
     expect(status.code, status.stdout).toBe(0);
     expect(status.json<{ coordinator: { completed: number } }>().coordinator.completed).toBe(450);
+
+    // The marked Phase 2 trigger is now moot: publishing it would run Phase 3 a second time.
+    const retrigger = await cli([
+      'orchestrator',
+      'retrigger',
+      '--phase',
+      '2',
+      '--date',
+      TODAY,
+      '--yes',
+    ]);
+    expect(retrigger.code).toBe(3);
+    expect(retrigger.stderr).toContain('would run the phase twice');
   });
 
   it('frees a stale lease and starts Phase 5 again', async () => {
