@@ -652,6 +652,13 @@ class GameDay {
       ),
     );
     this.addRows(TABLE_COLUMNS.predictions, config.tables.predictions, rows);
+    if (this.history) {
+      this.addRows(
+        TABLE_COLUMNS.predictions,
+        config.tables.predictions,
+        refreshRows(rows, batchId, finishedAt),
+      );
+    }
 
     this.docs.set(batchPath(config, this.gameDate), {
       batch_id: batchId,
@@ -996,6 +1003,32 @@ class HistoryWriter {
     this.docs.clear();
     this.rows = 0;
   }
+}
+
+/**
+ * Past game days carry the prediction refreshes a real day accumulates as betting lines move:
+ * the morning batch and then a re-prediction every 40 minutes, each its own batch. A season
+ * then holds about a million prediction rows, so queries over the sandbox see a realistic
+ * table size while each day still has one row per player per batch.
+ */
+const HISTORY_REFRESHES = 11;
+
+function refreshRows(morning: Row[], batchId: string, finishedAt: Date): Row[] {
+  const rows: Row[] = [];
+  for (let refresh = 1; refresh <= HISTORY_REFRESHES; refresh++) {
+    const createdAt = addMinutes(finishedAt, 40 * refresh);
+    // Lines move a little; so do the predictions (deterministically, a quarter point at most).
+    const shift = ((refresh % 5) - 2) * 0.125;
+    for (const row of morning) {
+      rows.push({
+        ...row,
+        predicted_points: (row.predicted_points as number) + shift,
+        batch_id: `${batchId}-r${refresh}`,
+        created_at: createdAt,
+      });
+    }
+  }
+  return rows;
 }
 
 /** History days are seen from 09:00 on their own morning, when the pipeline had finished. */
