@@ -481,8 +481,8 @@ class GameDay {
     }
 
     // Limitation: history days keep run history, features and predictions but not the other
-    // processors' output tables; 170 days of those (about 1.6 million rows) would take minutes
-    // to load through the appender, and no check reads them for past days.
+    // processors' output tables; 170 days of those (about 1.6 million more rows) would add
+    // about a minute to the load, and no check reads them for past days.
     const written =
       this.history && !isFeatureStore(this.env.config, processor)
         ? null
