@@ -16,6 +16,7 @@ export const PUBLISH_BATCH = 100;
 
 export class PubSubBus implements Bus {
   private readonly topics = new Map<string, Topic>();
+  private readonly ensured = new Set<string>();
 
   constructor(
     private readonly client: PubSub,
@@ -28,6 +29,11 @@ export class PubSubBus implements Bus {
 
   async publish(topicName: string, messages: OutgoingMessage[]): Promise<PublishOutcome[]> {
     if (messages.length === 0) return [];
+    // An emulator starts with no topics; create each on first use, as the sandbox does.
+    if (this.createTopics && !this.ensured.has(topicName)) {
+      await this.ensureTopic(topicName);
+      this.ensured.add(topicName);
+    }
     const topic = this.topic(topicName);
     // Not retried as a whole: a repeat would publish the messages that did get through a
     // second time. Consumers drop duplicates by idempotency key, but we do not invite them.
