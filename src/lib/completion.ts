@@ -475,6 +475,9 @@ async function publishMarked(
     );
   }
   const base = { topic: trigger.topic, entities: marked.entities, fullBatch: marked.fullBatch };
+  // Limitation: two publishers of one marked trigger (a slow orchestrator and a `retrigger`
+  // started at the same instant) can both publish; both messages carry the same idempotency
+  // key, so consumers drop the second, and only the first message id is recorded on the gate.
 
   let outcome;
   try {
