@@ -18,7 +18,12 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ pipectl preflight --profile staging\n  $ pipectl preflight --json\n\nExit 4 when any backend is unreachable.',
+      `
+Examples:
+  $ pipectl preflight --profile staging
+  $ pipectl preflight --json
+
+Exit 4 when any backend is unreachable.`,
     )
     .action(
       action<PreflightOptions>(async (ctx, options) => {

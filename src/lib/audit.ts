@@ -28,7 +28,8 @@ export async function writeAudit(
   record: AuditRecord,
 ): Promise<string> {
   // Ids sort by time and never collide, which keeps `audit list` cheap on every backend.
-  const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${Math.random().toString(36).slice(2, 10)}`;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const id = `${stamp}-${Math.random().toString(36).slice(2, 10)}`;
   await documents.create(`${collection}/${id}`, { ...stripUndefined(record), at: ServerTimestamp });
   return id;
 }

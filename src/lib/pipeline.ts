@@ -112,7 +112,7 @@ export const DEFAULT_COLLECTIONS = {
   predictions: 'predictions',
   republished: 'republished',
   coordinatorLock: 'coordinator_lock',
-  /** A short claim per phase and date taken by `phase run`, so two operators cannot both trigger. */
+  /** A short claim per phase and date taken by `phase run`: two operators cannot both trigger. */
   phaseTriggers: 'phase_triggers',
   opsAudit: 'ops_audit',
 };

@@ -118,7 +118,8 @@ export class CommandContext {
       });
     }
 
-    const planText = `${mutation.plan.summary}\n${out.table(mutation.plan.columns, mutation.plan.rows)}`;
+    const table = out.table(mutation.plan.columns, mutation.plan.rows);
+    const planText = `${mutation.plan.summary}\n${table}`;
     if (globals.dryRun) {
       out.result(
         {

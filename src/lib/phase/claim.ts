@@ -74,7 +74,8 @@ export function refusal(
 ): Refusal {
   return new Refusal(
     `Phase ${args.phase} for ${args.gameDate} was triggered at ${claim.claimedAt.toISOString()} ` +
-      `by ${claim.holder} (correlation ${claim.correlationId}); a second trigger now would run it twice`,
+      `by ${claim.holder} (correlation ${claim.correlationId}); ` +
+      'a second trigger now would run it twice',
     {
       hint:
         `Check that run with \`pipectl status --date ${args.gameDate}\`; trigger again after ` +
