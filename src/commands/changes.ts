@@ -32,7 +32,10 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     .option('--date <date>', 'Game date: YYYY-MM-DD, today or yesterday (default: today).')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ pipectl changes inspect --date today\n  $ pipectl changes inspect --date 2026-01-05 --json',
+      `
+Examples:
+  $ pipectl changes inspect --date today
+  $ pipectl changes inspect --date 2026-01-05 --json`,
     )
     .action(
       action<InspectOptions>(async (ctx, options) => {
@@ -74,7 +77,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
           const flagged = report.zero_change_processors;
           const summary = flagged
             ? `${flagged} of ${report.processors.length} processors changed nothing all day on ${out.style.target(date)}; ` +
-              'if that is all of them, suspect the row hash: pipectl changes verify-hash --table T --date D'
+              'if that is all of them, suspect the row hash: pipectl changes verify-hash ' +
+              '--table T --date D'
             : `Every processor reported changes on ${out.style.target(date)}.`;
           return `${table}\n\n${summary}`;
         });
@@ -97,7 +101,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
       'after',
       '\nExamples:\n  $ pipectl changes verify-hash --table nba_predictions.ml_feature_store_v2 --date today\n' +
         '  $ pipectl changes verify-hash --table nba_analytics.player_game_summary --date 2026-01-05 --sample 200 --json\n\n' +
-        'The hash covers every column except data_hash, processed_at and created_at.\nExit 0 hashes hold; 1 mismatch or collapsed hash; 2 bad input (an unknown table).',
+        `The hash covers every column except data_hash, processed_at and created_at.
+Exit 0 hashes hold; 1 mismatch or collapsed hash; 2 bad input (an unknown table).`,
     )
     .action(
       action<VerifyOptions>(async (ctx, options) => {

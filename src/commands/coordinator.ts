@@ -53,40 +53,58 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     .option('--date <date>', DATE_HELP)
     .addHelpText(
       'after',
-      '\nExamples:\n  $ pipectl coordinator show --date today\n  $ pipectl coordinator show --date 2026-01-15 --json\n\nThe batch is stale when it is running and its state has not changed for longer than\ncoordinator.staleAfterMinutes, judged by the backend clock.',
+      `
+Examples:
+  $ pipectl coordinator show --date today
+  $ pipectl coordinator show --date 2026-01-15 --json
+
+The batch is stale when it is running and its state has not changed for longer than
+coordinator.staleAfterMinutes, judged by the backend clock.`,
     )
     .action(action<DateOptions>((ctx, o) => show(ctx, o), exit));
 
   group
     .command('reconstruct')
     .description(
-      'Work out from the warehouse which players the batch expects, which have predictions and which are missing.',
+      'Work out from the warehouse which players the batch expects, which have predictions ' +
+        'and which are missing.',
     )
     .option('--date <date>', DATE_HELP)
     .option('--since <time>', SINCE_HELP)
     .option(
       '--write',
-      'Rebuild the batch state (counts, status, completion markers) from the result. A guarded mutation: shows the plan, needs --yes without a terminal, honours --dry-run.',
+      'Rebuild the batch state (counts, status, completion markers) from the result. A ' +
+        'guarded mutation: shows the plan, needs --yes without a terminal, honours --dry-run.',
     )
     .option(
       '--force',
-      'With --write: rewrite the state although a live coordinator holds the lease. Needs --reason.',
+      'With --write: rewrite the state although a live coordinator holds the lease. Needs ' +
+        '--reason.',
     )
     .addHelpText(
       'after',
-      "\nExamples:\n  $ pipectl coordinator reconstruct --date today\n  $ pipectl coordinator reconstruct --date today --json | jq -r '.missing[]'\n  $ pipectl coordinator reconstruct --date today --write --yes\n\nExpected players are the production-ready feature-store rows of the date; one warehouse\nquery computes expected, completed and missing.",
+      `
+Examples:
+  $ pipectl coordinator reconstruct --date today
+  $ pipectl coordinator reconstruct --date today --json | jq -r '.missing[]'
+  $ pipectl coordinator reconstruct --date today --write --yes
+
+Expected players are the production-ready feature-store rows of the date; one warehouse
+query computes expected, completed and missing.`,
     )
     .action(action<ReconstructOptions>((ctx, o) => reconstructCommand(ctx, o), exit));
 
   group
     .command('republish')
     .description(
-      'Publish prediction-request for exactly the players expected, not predicted and not already republished.',
+      'Publish prediction-request for exactly the players expected, not predicted and not ' +
+        'already republished.',
     )
     .option('--date <date>', DATE_HELP)
     .option(
       '--players <list>',
-      'Only these players (comma-separated player_lookup values); each must still be expected and missing.',
+      'Only these players (comma-separated player_lookup values); each must still be expected ' +
+        'and missing.',
     )
     .option('--limit <n>', 'Publish at most N requests in this run; the rest stay for the next.')
     .option(
@@ -96,7 +114,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     .option('--since <time>', SINCE_HELP)
     .option(
       '--force',
-      'Go ahead although a live coordinator holds the lease. Needs --reason. Never overrides another republish run.',
+      'Go ahead although a live coordinator holds the lease. Needs --reason. Never overrides ' +
+        'another republish run.',
     )
     .addHelpText(
       'after',
@@ -137,7 +156,12 @@ request failed, 3 when another republish runs or a live coordinator holds the le
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ pipectl coordinator unlock --date today --yes\n  $ pipectl coordinator unlock --date today --force --reason "instance killed, INC-42" --yes\n\nExit 3 when the lease is live and --force is not given.',
+      `
+Examples:
+  $ pipectl coordinator unlock --date today --yes
+  $ pipectl coordinator unlock --date today --force --reason "instance killed, INC-42" --yes
+
+Exit 3 when the lease is live and --force is not given.`,
     )
     .action(action<LockOptions>((ctx, o) => unlockCommand(ctx, o), exit));
 };
@@ -568,7 +592,9 @@ function parsePlayers(input: string): string[] {
   ];
   if (players.length === 0) {
     throw new UserError('--players names no player', {
-      hint: 'Give comma-separated player_lookup values, for example --players lebron-james,stephen-curry.',
+      hint:
+        'Give comma-separated player_lookup values, for example --players ' +
+        'lebron-james,stephen-curry.',
     });
   }
   return players;
@@ -618,7 +644,9 @@ async function unlockCommand(ctx: CommandContext, options: LockOptions): Promise
     throw new Refusal(
       `The ${options.lease} lease for ${gameDate} is live: ${leaseText(lease, now)}`,
       {
-        hint: 'Wait until it expires, or add --force --reason "..." if its holder is known to be dead.',
+        hint:
+          'Wait until it expires, or add --force --reason "..." if its holder is known to be ' +
+          'dead.',
       },
     );
   }

@@ -36,7 +36,8 @@ const DRILLS: Drill[] = [
   {
     scenario: 'stuck-orchestrator',
     story:
-      'Phase 3 waits forever on a processor that keeps failing. Force its report so the gate completes and Phase 4 runs.',
+      'Phase 3 waits forever on a processor that keeps failing. Force its report so the gate ' +
+      'completes and Phase 4 runs.',
     recovery: (date) => [
       {
         args: [
@@ -60,7 +61,8 @@ const DRILLS: Drill[] = [
   {
     scenario: 'coordinator-crash',
     story:
-      'The coordinator died mid-batch. Rebuild its state from the warehouse, then request only the missing predictions.',
+      'The coordinator died mid-batch. Rebuild its state from the warehouse, then request ' +
+      'only the missing predictions.',
     recovery: (date) => [
       {
         args: [
@@ -111,7 +113,9 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
   program
     .command('demo')
     .description(
-      'Run full recovery drills on a fresh temporary sandbox: build a failure, diagnose it with status, repair it with the real commands, let the simulated pipeline finish, and show it healthy.',
+      'Run full recovery drills on a fresh temporary sandbox: build a failure, diagnose it ' +
+        'with status, repair it with the real commands, let the simulated pipeline finish, and ' +
+        'show it healthy.',
     )
     .option(
       '--scenario <name>',

@@ -39,7 +39,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
   const group = program
     .command('orchestrator')
     .description(
-      'Inspect and repair the orchestrator gates that start each phase when the previous one completes.',
+      'Inspect and repair the orchestrator gates that start each phase when the previous one ' +
+        'completes.',
     )
     .addHelpText(
       'after',
@@ -83,13 +84,15 @@ Examples:
     .addOption(
       new Option(
         '--older-than <duration>',
-        'How long a gate may wait before it counts as stuck, judged by the backend clock: 30m, 2h, 1d.',
+        'How long a gate may wait before it counts as stuck, judged by the backend clock: ' +
+          '30m, 2h, 1d.',
       ).default('2h'),
     )
     .addOption(
       new Option(
         '--days <n>',
-        'How many game dates back from today to check, today included (tomorrow is always checked).',
+        'How many game dates back from today to check, today included (tomorrow is always ' +
+          'checked).',
       ).default('3'),
     )
     .option('--phase <n>', "Only this phase's gate: 2, 3 or 4 (default: all three).")
@@ -121,7 +124,8 @@ Examples:
     )
     .option(
       '--no-trigger',
-      'If this completes the gate, mark it triggered but publish nothing (start the next phase yourself).',
+      'If this completes the gate, mark it triggered but publish nothing (start the next ' +
+        'phase yourself).',
     )
     .addHelpText(
       'after',

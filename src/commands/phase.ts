@@ -75,11 +75,13 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     .option('--date <date>', 'Game date: YYYY-MM-DD, today or yesterday (default: today).')
     .option(
       '--correlation-id <id>',
-      'Correlation id to continue; default a fresh manual-<uuid>. It travels with every message downstream.',
+      'Correlation id to continue; default a fresh manual-<uuid>. It travels with every ' +
+        'message downstream.',
     )
     .option(
       '--entities <ids>',
-      'Comma-separated entity ids (players or teams) to process. Duplicates are dropped; more than the configured entityCap becomes a full batch. Default: a full batch.',
+      'Comma-separated entity ids (players or teams) to process. Duplicates are dropped; more ' +
+        'than the configured entityCap becomes a full batch. Default: a full batch.',
     )
     .option('--force-full-batch', 'Process every entity, even if --entities is given.')
     .option(
@@ -135,7 +137,8 @@ not confirmed; 4 the coordinator is unreachable.`,
   phase
     .command('bypass')
     .description(
-      'Run Phase 4 (/trigger-direct) and then the ML feature store (/run-direct) directly, skipping the orchestrator.',
+      'Run Phase 4 (/trigger-direct) and then the ML feature store (/run-direct) directly, ' +
+        'skipping the orchestrator.',
     )
     .requiredOption('--phase <n>', 'The phase to bypass into; only 4 is supported.')
     .option('--date <date>', 'Game date: YYYY-MM-DD, today or yesterday (default: today).')
@@ -314,7 +317,9 @@ async function emergencyStart(ctx: CommandContext, options: EmergencyOptions): P
 async function bypass(ctx: CommandContext, options: BypassOptions): Promise<void> {
   if (options.phase !== '4') {
     throw new UserError(`--phase ${options.phase} cannot be bypassed`, {
-      hint: 'Only --phase 4 has direct endpoints (/trigger-direct and the feature store /run-direct).',
+      hint:
+        'Only --phase 4 has direct endpoints (/trigger-direct and the feature store ' +
+        '/run-direct).',
     });
   }
   const gameDate = ctx.date(options.date);
@@ -427,7 +432,9 @@ function parseEntities(input: string | undefined): string[] {
     .filter((e) => e.length > 0);
   if (entities.length === 0) {
     throw new UserError('--entities is empty', {
-      hint: 'Give comma-separated ids such as lebronjames,stephcurry, or drop the option for a full batch.',
+      hint:
+        'Give comma-separated ids such as lebronjames,stephcurry, or drop the option for a full ' +
+        'batch.',
     });
   }
   return entities;

@@ -34,7 +34,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
   const sandbox = program
     .command('sandbox')
     .description(
-      'Build a realistic game day in a failure mode on the local profile, and run the simulated services that react to what pipectl publishes.',
+      'Build a realistic game day in a failure mode on the local profile, and run the ' +
+        'simulated services that react to what pipectl publishes.',
     );
 
   sandbox
@@ -58,7 +59,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
   sandbox
     .command('init')
     .description(
-      'Write one game day in the chosen scenario into the local sandbox file: warehouse tables, gates, coordinator state, locks and the message log.',
+      'Write one game day in the chosen scenario into the local sandbox file: warehouse ' +
+        'tables, gates, coordinator state, locks and the message log.',
     )
     .requiredOption(
       '--scenario <name>',
@@ -80,7 +82,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
     )
     .option(
       '--force',
-      'Wipe a sandbox file that already holds data. Without it, init refuses (exit 3) rather than mix two game days.',
+      'Wipe a sandbox file that already holds data. Without it, init refuses (exit 3) rather ' +
+        'than mix two game days.',
     )
     .addHelpText(
       'after',
@@ -160,7 +163,10 @@ profile's "sandbox" setting (default .pipectl/sandbox.duckdb).`,
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ pipectl sandbox messages --pending\n  $ pipectl sandbox messages --topic phase4-trigger --json',
+      `
+Examples:
+  $ pipectl sandbox messages --pending
+  $ pipectl sandbox messages --topic phase4-trigger --json`,
     )
     .action(
       action<MessagesOptions>(async (ctx, options) => {
@@ -206,7 +212,8 @@ profile's "sandbox" setting (default .pipectl/sandbox.duckdb).`,
   sandbox
     .command('drain')
     .description(
-      'Run the simulated services until no message is pending: processors answer phase triggers, the orchestrators record reports, the coordinator fans out, workers predict.',
+      'Run the simulated services until no message is pending: processors answer phase ' +
+        'triggers, the orchestrators record reports, the coordinator fans out, workers predict.',
     )
     .addOption(
       new Option(

@@ -15,7 +15,8 @@ export const register: GroupModule['register'] = (program: Command, exit) => {
   program
     .command('status')
     .description(
-      'Show the whole pipeline for a game date on one screen: gates, failed runs, the coordinator batch, locks, the deadline, a diagnosis and the command to run next.',
+      'Show the whole pipeline for a game date on one screen: gates, failed runs, the ' +
+        'coordinator batch, locks, the deadline, a diagnosis and the command to run next.',
     )
     .option('--date <date>', 'Game date (YYYY-MM-DD, today or yesterday). Default: today.')
     .addHelpText(

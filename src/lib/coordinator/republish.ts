@@ -74,7 +74,8 @@ export async function planRepublish(
     throw new Refusal(`There is no batch to republish into for ${gameDate}`, {
       hint:
         'No batch document and no prediction rows name a batch. Run `pipectl coordinator ' +
-        'reconstruct --write` to create the batch state, or start Phase 5 with `pipectl phase run 5`.',
+        'reconstruct --write` to create the batch state, or start Phase 5 with `pipectl phase ' +
+        'run 5`.',
     });
   }
 
@@ -414,7 +415,9 @@ async function keepLeases(
     : { renewed: true };
   if (!own.renewed || !coordinator.renewed) {
     throw new OperationFailed(`The republish lease for ${gameDate} was lost mid-run`, {
-      hint: 'Another process took it after it expired. Check `pipectl coordinator lock`, then run republish again; it requests only what is left.',
+      hint:
+        'Another process took it after it expired. Check `pipectl coordinator lock`, then run ' +
+        'republish again; it requests only what is left.',
     });
   }
 }

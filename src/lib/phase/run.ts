@@ -193,7 +193,9 @@ function chooseEntities(
   for (const entity of given) {
     if (!ENTITY.test(entity)) {
       throw new UserError(`Entity id "${entity}" is not valid`, {
-        hint: 'Give ids such as lebronjames or LAL: letters, digits, ".", "_" or "-", comma-separated.',
+        hint:
+          'Give ids such as lebronjames or LAL: letters, digits, ".", "_" or "-", ' +
+          'comma-separated.',
       });
     }
   }

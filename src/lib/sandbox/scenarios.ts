@@ -37,31 +37,36 @@ export const SCENARIOS: Record<ScenarioName, ScenarioInfo> = {
   'stuck-orchestrator': {
     name: 'stuck-orchestrator',
     summary:
-      'Phase 3 at 4 of 5: TeamDefenseGameSummaryProcessor failed and keeps failing; Phase 4 never triggered.',
+      'Phase 3 at 4 of 5: TeamDefenseGameSummaryProcessor failed and keeps failing; Phase 4 ' +
+      'never triggered.',
     recovery: 'orchestrator force-complete --phase 3, then sandbox drain',
   },
   'coordinator-crash': {
     name: 'coordinator-crash',
     summary:
-      'The coordinator died mid-batch: batch running, ~84% predicted, state 40 minutes stale, lease expired.',
+      'The coordinator died mid-batch: batch running, ~84% predicted, state 40 minutes stale, ' +
+      'lease expired.',
     recovery: 'coordinator reconstruct, coordinator republish, then sandbox drain',
   },
   'double-trigger': {
     name: 'double-trigger',
     summary:
-      'Two Phase 3 processors finished together and Phase 4 was triggered twice: two runs, duplicate feature rows.',
+      'Two Phase 3 processors finished together and Phase 4 was triggered twice: two runs, ' +
+      'duplicate feature rows.',
     recovery: 'health --date D to see the duplicates; re-run Phase 4 once',
   },
   'stale-lock': {
     name: 'stale-lock',
     summary:
-      'A coordinator took the lease and vanished before starting the batch: expired lease, no predictions.',
+      'A coordinator took the lease and vanished before starting the batch: expired lease, no ' +
+      'predictions.',
     recovery: 'coordinator unlock, phase run 5, then sandbox drain',
   },
   'zero-changes': {
     name: 'zero-changes',
     summary:
-      'A broken row hash: every data_hash identical, zero entities changed on a game day, stale predictions.',
+      'A broken row hash: every data_hash identical, zero entities changed on a game day, ' +
+      'stale predictions.',
     recovery: 'changes verify-hash to confirm, fix the hasher, re-run with a full batch',
   },
   'nan-predictions': {
@@ -72,7 +77,8 @@ export const SCENARIOS: Record<ScenarioName, ScenarioInfo> = {
   'null-features': {
     name: 'null-features',
     summary:
-      'Feature rows exist for everyone, but about 35% have NULL similarity_baseline and fatigue_adjustment.',
+      'Feature rows exist for everyone, but about 35% have NULL similarity_baseline and ' +
+      'fatigue_adjustment.',
     recovery: 'health --date D, then re-run the feature store',
   },
   'empty-output': {
@@ -83,19 +89,22 @@ export const SCENARIOS: Record<ScenarioName, ScenarioInfo> = {
   'orphaned-correlation': {
     name: 'orphaned-correlation',
     summary:
-      'A Phase 3 re-run after the batch carried changed players under a correlation id that never reached Phase 5.',
+      'A Phase 3 re-run after the batch carried changed players under a correlation id that ' +
+      'never reached Phase 5.',
     recovery: 'phase run 4 to carry the change through to predictions',
   },
   'backup-during-run': {
     name: 'backup-during-run',
     summary:
-      'The 06:00 backup /start arrived while Phase 5 was still running: live lease, 300/450, the start request queued.',
+      'The 06:00 backup /start arrived while Phase 5 was still running: live lease, 300/450, ' +
+      'the start request queued.',
     recovery: 'let the guard skip the duplicate start: sandbox drain; never emergency-start here',
   },
   'lost-trigger': {
     name: 'lost-trigger',
     summary:
-      'The Phase 2 gate was marked triggered but the orchestrator died before publishing: nothing downstream ran.',
+      'The Phase 2 gate was marked triggered but the orchestrator died before publishing: ' +
+      'nothing downstream ran.',
     recovery: 'orchestrator retrigger --phase 2 (or phase run 3), then sandbox drain',
   },
 };

@@ -35,7 +35,9 @@ export class GoogleAuthIdTokens implements IdTokenSource {
     } catch (error) {
       this.clients.delete(audience);
       throw new Unavailable(`Cannot get a Google ID token for ${audience}`, {
-        hint: 'Run `gcloud auth application-default login` or use a service account that may invoke the service.',
+        hint:
+          'Run `gcloud auth application-default login` or use a service account that may invoke ' +
+          'the service.',
         cause: error,
       });
     }
